@@ -43,7 +43,7 @@ public static class ObjectStoreExtensions
             .WithEnvironment("MINIO_ROOT_USER", accessKey)
             .WithEnvironment("MINIO_ROOT_PASSWORD", secretKey)
             .WithHttpEndpoint(targetPort: 9000, name: "http")
-            .WithVolume($"{builder.Environment.ApplicationName.ToLowerInvariant()}-{name}-data", "/data")
+            .WithVolume($"assistant-{name}-data", "/data")
             .WithHttpHealthCheck("/minio/health/live");
     }
 

@@ -33,11 +33,12 @@ public static class PlatformInfrastructureExtensions
     private static PlatformInfrastructure AddContainers(IDistributedApplicationBuilder builder, InfraMode mode)
     {
         var secrets = InfraSecrets.Add(builder);
+        // Volume names are fixed: generated ones hash the AppHost's path, which differs per checkout.
         var database = builder.AddPostgres("postgres", password: secrets.PostgresPassword)
-            .WithDataVolume()
+            .WithDataVolume("assistant-postgres-data")
             .AddDatabase(DatabaseName, databaseName: "assistant");
         var redis = builder.AddRedis(RedisName, password: secrets.RedisPassword)
-            .WithDataVolume()
+            .WithDataVolume("assistant-redis-data")
             .WithPersistence();
         var objectStore = builder.AddMinioContainer(ObjectStoreName, secrets.S3AccessKey, secrets.S3SecretKey);
         return new PlatformInfrastructure(mode, database, redis, objectStore);

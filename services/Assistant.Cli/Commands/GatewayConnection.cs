@@ -1,0 +1,53 @@
+using System.CommandLine;
+using System.Net.Http.Headers;
+
+namespace Assistant.Cli.Commands;
+
+/// <summary>Options every platform verb shares: where the gateway is and which API key to send.</summary>
+internal static class GatewayConnection
+{
+    public const string DefaultGateway = "http://localhost:5180";
+
+    public static readonly Option<Uri> Gateway = new("--gateway")
+    {
+        Description = $"Gateway URL (env ASSISTANT_GATEWAY, default {DefaultGateway}).",
+        Recursive = true,
+        DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("ASSISTANT_GATEWAY") is { Length: > 0 } url ? url : DefaultGateway),
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Single().Value;
+            if (Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme is "http" or "https")
+            {
+                return url;
+            }
+            result.AddError($"--gateway '{text}' is not an http(s) URL such as {DefaultGateway}.");
+            return null;
+        },
+    };
+
+    public static readonly Option<string?> ApiKey = new("--api-key")
+    {
+        Description = "API key (env ASSISTANT_API_KEY).",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("ASSISTANT_API_KEY"),
+    };
+
+    public static HttpClient CreateClient(ParseResult parse)
+    {
+        var http = new HttpClient { BaseAddress = parse.GetValue(Gateway), Timeout = TimeSpan.FromSeconds(30) };
+        if (parse.GetValue(ApiKey) is { Length: > 0 } key)
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+        return http;
+    }
+
+    /// <summary>A sentence a person can act on, instead of a stack trace.</summary>
+    public static string Unreachable(Uri gateway, HttpRequestException ex) =>
+        $"Cannot reach the gateway at {gateway} ({ex.HttpRequestError switch
+        {
+            HttpRequestError.ConnectionError => "connection refused",
+            HttpRequestError.NameResolutionError => "unknown host",
+            _ => ex.Message,
+        }}). Is the platform running (./run.sh)? Set --gateway or ASSISTANT_GATEWAY to its URL.";
+}

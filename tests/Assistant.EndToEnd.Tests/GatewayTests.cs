@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Assistant.EndToEnd.Tests;
+
+/// <summary>What a new user sees through the one front door.</summary>
+public sealed class GatewayTests(PlatformFixture fixture)
+{
+    [Fact]
+    public async Task Api_health_reports_every_dependency_reachable()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+
+        using var response = await gateway.GetAsync("/api/health", TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var report = await response.Content.ReadFromJsonAsync<JsonDocument>(TestContext.Current.CancellationToken);
+        var root = report!.RootElement;
+        Assert.Equal("ok", root.GetProperty("status").GetString());
+        foreach (var dependency in new[] { "postgres", "redis", "s3" })
+        {
+            Assert.Equal("ok", root.GetProperty("dependencies").GetProperty(dependency).GetProperty("status").GetString());
+        }
+        Assert.StartsWith("0.", root.GetProperty("version").GetString());
+    }
+
+    [Fact]
+    public async Task Trainer_registers_itself_and_heartbeats()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+
+        using var report = await gateway.GetFromJsonAsync<JsonDocument>("/api/health", TestContext.Current.CancellationToken);
+
+        var workers = report!.RootElement.GetProperty("workers").EnumerateArray().ToList();
+        var worker = Assert.Single(workers, w => w.GetProperty("alive").GetBoolean());
+        Assert.Equal("idle", worker.GetProperty("state").GetString());
+        Assert.True(DateTimeOffset.UtcNow - worker.GetProperty("lastHeartbeatAt").GetDateTimeOffset() < TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
+    public async Task Models_list_answers_in_the_openai_shape_and_is_empty()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+
+        using var models = await gateway.GetFromJsonAsync<JsonDocument>("/v1/models", TestContext.Current.CancellationToken);
+
+        Assert.Equal("list", models!.RootElement.GetProperty("object").GetString());
+        Assert.Equal(0, models.RootElement.GetProperty("data").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Generate_without_a_deployed_model_is_a_problem_not_an_error()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+
+        using var response = await gateway.PostAsJsonAsync("/generate", new { prompt = "hello", max_length = 8 }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Home_page_renders_the_live_status_of_every_service_and_the_version()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+
+        var html = await gateway.GetStringAsync("/", TestContext.Current.CancellationToken);
+
+        Assert.Contains("<h1>Platform status</h1>", html);
+        foreach (var service in new[] { "Gateway", "Training API", "PostgreSQL", "Redis", "S3 object store", "Trainer", "Inference" })
+        {
+            Assert.Matches($"data-service=\"{service}\">\\s*<th scope=\"row\">{service}</th>\\s*<td>[^<]*</td>\\s*<td><span class=\"pill up\">", html);
+        }
+        Assert.DoesNotContain("pill down", html);
+        Assert.Matches("data-testid=\"platform-version\">0\\.", html);
+    }
+
+    [Fact]
+    public async Task Home_page_status_handler_serves_the_same_status_as_json()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+
+        using var status = await gateway.GetFromJsonAsync<JsonDocument>("/?handler=Status", TestContext.Current.CancellationToken);
+
+        var services = status!.RootElement.GetProperty("services").EnumerateArray().ToList();
+        Assert.Equal(7, services.Count);
+        Assert.All(services, s => Assert.True(s.GetProperty("up").GetBoolean(), s.GetProperty("name").GetString()));
+    }
+
+    [Fact]
+    public async Task Unknown_api_route_is_a_404_from_the_api_not_the_web_app()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+
+        using var response = await gateway.GetAsync("/api/no-such-thing", TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+}

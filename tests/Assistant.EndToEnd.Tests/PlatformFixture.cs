@@ -1,0 +1,109 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+[assembly: AssemblyFixture(typeof(Assistant.EndToEnd.Tests.PlatformFixture))]
+
+namespace Assistant.EndToEnd.Tests;
+
+/// <summary>A whole platform started by the real AppHost on its own data folder.</summary>
+public sealed class RunningPlatform : IAsyncDisposable
+{
+    public static readonly string[] Services = ["training-api", "trainer", "inference", "web", "gateway"];
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+
+    private RunningPlatform(DistributedApplication app) => App = app;
+
+    public DistributedApplication App { get; }
+
+    public HttpClient CreateGatewayClient() => App.CreateHttpClient("gateway", "http");
+
+    public async Task<string?> GetConnectionStringAsync(string name) => await App.GetConnectionStringAsync(name);
+
+    /// <summary>
+    /// Starts the AppHost with <paramref name="dataDirectory"/> for the local servers' data and fixed
+    /// credentials (so a second start can open what the first wrote), and waits until every resource is healthy.
+    /// </summary>
+    public static async Task<RunningPlatform> StartAsync(string dataDirectory, PlatformSecrets secrets)
+    {
+        var infra = Environment.GetEnvironmentVariable("ASSISTANT_TEST_INFRA") ?? "auto";
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Assistant_AppHost>(
+        [
+            $"Infra={infra}",
+            $"Infra:DataDir={dataDirectory}",
+            $"Parameters:postgres-password={secrets.PostgresPassword}",
+            $"Parameters:redis-password={secrets.RedisPassword}",
+            $"Parameters:s3-access-key={secrets.S3AccessKey}",
+            $"Parameters:s3-secret-key={secrets.S3SecretKey}",
+            "DcpPublisher:RandomizePorts=true",
+        ], (options, _) => options.DisableDashboard = true);
+        builder.Services.AddLogging(logging => logging
+            .SetMinimumLevel(LogLevel.Warning)
+            // Health checks fail by design while servers start; WaitForResourceHealthyAsync is the judge.
+            .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None));
+
+        var app = await builder.BuildAsync();
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        await app.StartAsync(timeout.Token);
+        foreach (var service in Services)
+        {
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(service, timeout.Token);
+        }
+        return new RunningPlatform(app);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+}
+
+public sealed record PlatformSecrets(string PostgresPassword, string RedisPassword, string S3AccessKey, string S3SecretKey)
+{
+    public static PlatformSecrets CreateRandom() => new(Token(), Token(), Token().ToUpperInvariant()[..20], Token());
+
+    private static string Token() => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+}
+
+/// <summary>A temporary folder that is removed, with everything the servers wrote, when disposed.</summary>
+public sealed class ScratchDirectory : IDisposable
+{
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"assistant-e2e-{Guid.NewGuid():N}"[..24]);
+
+    public ScratchDirectory() => Directory.CreateDirectory(Path);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A server still closing a file: the OS temp cleaner gets it.
+        }
+    }
+}
+
+/// <summary>The platform shared by the whole test assembly: started once, stopped at the end.</summary>
+public sealed class PlatformFixture : IAsyncLifetime
+{
+    private readonly ScratchDirectory _data = new();
+    private RunningPlatform? _platform;
+
+    public RunningPlatform Platform => _platform ?? throw new InvalidOperationException("The platform has not started.");
+
+    public async ValueTask InitializeAsync() => _platform = await RunningPlatform.StartAsync(_data.Path, PlatformSecrets.CreateRandom());
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_platform is not null)
+        {
+            await _platform.DisposeAsync();
+        }
+        _data.Dispose();
+    }
+}
