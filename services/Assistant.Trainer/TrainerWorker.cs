@@ -62,9 +62,26 @@ public sealed class TrainerWorker(
                 await HeartbeatAsync(stoppingToken);
                 nextHeartbeat = DateTimeOffset.UtcNow + options.Value.HeartbeatInterval;
             }
-            // StackExchange.Redis multiplexes one connection and so cannot block in XREADGROUP: poll.
-            var entries = await redis.GetDatabase().StreamReadGroupAsync(
-                RedisKeys.JobStream, RedisKeys.TrainerGroup, WorkerId, StreamPosition.NewMessages, count: 1);
+            StreamEntry[] entries;
+            try
+            {
+                // StackExchange.Redis multiplexes one connection and so cannot block in XREADGROUP: poll.
+                entries = await redis.GetDatabase().StreamReadGroupAsync(
+                    RedisKeys.JobStream, RedisKeys.TrainerGroup, WorkerId, StreamPosition.NewMessages, count: 1);
+            }
+            catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
+            {
+                // Redis lost its data (restart without persistence, flush): the group is rebuilt, never fatal.
+                logger.LogWarning("Job stream consumer group is gone; recreating it");
+                await JoinConsumerGroupAsync();
+                continue;
+            }
+            catch (RedisConnectionException ex)
+            {
+                logger.LogWarning(ex, "Redis is unreachable; worker {WorkerId} retries", WorkerId);
+                await Task.Delay(options.Value.HeartbeatInterval, stoppingToken);
+                continue;
+            }
             foreach (var entry in entries)
             {
                 // Running jobs arrives with the jobs feature; until then the message stays pending for
