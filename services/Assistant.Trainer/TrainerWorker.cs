@@ -16,8 +16,11 @@ public sealed class TrainerOptions
     /// <summary>How long a heartbeat counts; a worker silent for longer is considered dead.</summary>
     public TimeSpan HeartbeatTtl { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>How long to wait before asking the job stream again when it was empty.</summary>
-    public TimeSpan IdlePoll { get; set; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// How long an idle worker waits before asking the job stream again; a notice on
+    /// <see cref="RedisKeys.JobNotifications"/> wakes it sooner.
+    /// </summary>
+    public TimeSpan IdlePoll { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>
@@ -36,10 +39,13 @@ public sealed class TrainerWorker(
 
     public bool Registered { get; private set; }
 
+    private readonly SemaphoreSlim _jobNotice = new(0);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await RegisterAsync(stoppingToken);
         await JoinConsumerGroupAsync();
+        await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(RedisKeys.JobNotifications), (_, _) => _jobNotice.Release());
         Registered = true;
         logger.LogInformation("Worker {WorkerId} registered; waiting on {Stream}", WorkerId, RedisKeys.JobStream);
 
@@ -90,7 +96,12 @@ public sealed class TrainerWorker(
             }
             if (entries.Length == 0)
             {
-                await Task.Delay(options.Value.IdlePoll, stoppingToken);
+                var untilHeartbeat = nextHeartbeat - DateTimeOffset.UtcNow;
+                var wait = untilHeartbeat < options.Value.IdlePoll ? untilHeartbeat : options.Value.IdlePoll;
+                if (wait > TimeSpan.Zero)
+                {
+                    await _jobNotice.WaitAsync(wait, stoppingToken);
+                }
             }
         }
     }
