@@ -31,7 +31,8 @@ public abstract class CausalLM : nn.Module<Tensor, Tensor>
     /// <param name="positions">[batch, tokens] int64 position of each token in its own sequence;
     /// null = cache length + 0..T-1 for every row. Left-padded rows need their own positions.</param>
     /// <param name="cache">Prefill or decode into this cache; it advances by the chunk length.</param>
-    /// <param name="attentionMask">[batch, tokens] 1 = token, 0 = padding, or null when there is none.</param>
+    /// <param name="attentionMask">[batch, tokens] 1 = token, 0 = padding, or null when there is none; or, without a
+    /// cache, [batch, tokens, tokens] bool (true = query may see key) for packed rows with cross-example attention blocked.</param>
     public Tensor forward(Tensor inputIds, Tensor? positions, KvCache? cache, Tensor? attentionMask = null, bool lastTokenOnly = false)
     {
         var context = new AttentionContext(inputIds, cache, attentionMask);

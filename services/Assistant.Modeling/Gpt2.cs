@@ -114,13 +114,14 @@ public sealed class Gpt2Attention : nn.Module
     internal Tensor forward(Tensor x, AttentionContext context)
     {
         var (batch, tokens, width) = (x.shape[0], x.shape[1], x.shape[2]);
-        var qkv = c_attn.forward(x).split(width, dim: 2);
+        // Projections go through call(), not forward(): it runs forward hooks, where LoRA adapters attach.
+        var qkv = c_attn.call(x).split(width, dim: 2);
         var (q, k, v) = (Heads(qkv[0]), Heads(qkv[1]), Heads(qkv[2]));
         // SDPA always divides by sqrt(head dim); GPT-2's variants rescale q to get their own scale.
         if (!config.ScaleAttentionWeights) q = q * Math.Sqrt(headDim);
         if (config.ScaleAttentionByInverseLayerIndex) q = q / (layer + 1);
         var y = context.Attend(layer, q, k, v, training ? config.AttentionDropout : 0.0);
-        var output = c_proj.forward(y.transpose(1, 2).reshape(batch, tokens, width));
+        var output = c_proj.call(y.transpose(1, 2).reshape(batch, tokens, width));
         return nn.functional.dropout(output, config.ResidualDropout, training);
 
         Tensor Heads(Tensor t) => t.view(batch, tokens, heads, headDim).transpose(1, 2);
@@ -143,14 +144,14 @@ public sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var h = c_fc.forward(x);
+        var h = c_fc.call(x);
         h = config.Activation switch
         {
             "gelu" => nn.functional.gelu(h),
             "relu" => nn.functional.relu(h),
             _ => nn.functional.gelu(h, GELU.Approximate.tanh), // gelu_new == tanh-approximate GELU
         };
-        return nn.functional.dropout(c_proj.forward(h), config.ResidualDropout, training);
+        return nn.functional.dropout(c_proj.call(h), config.ResidualDropout, training);
     }
 }
 

@@ -95,6 +95,14 @@ internal sealed class AttentionContext
         Cache = cache;
         if (cache is not null && cache.BatchSize != batch)
             throw new ArgumentException($"Input batch {batch} does not match the KV cache's batch {cache.BatchSize}.");
+        if (attentionMask is not null && attentionMask.dim() == 3)
+        {
+            // Packed training rows: the caller's [batch, queries, keys] mask (block-diagonal causal) is used as is.
+            if (cache is not null) throw new ArgumentException("A [batch, tokens, tokens] attention mask is for training without a KV cache.");
+            DefaultPositions = arange(0, chunk, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, chunk);
+            Mask = attentionMask.to(ScalarType.Bool).unsqueeze(1);
+            return;
+        }
         Start = cache?.Begin(chunk, attentionMask) ?? 0;
         var total = Start + chunk;
         DefaultPositions = arange(Start, total, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, chunk);
@@ -124,7 +132,15 @@ internal sealed class AttentionContext
     public Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, double dropout)
     {
         if (Cache is not null) (k, v) = Cache.Write(layer, Start, k, v);
-        var groups = q.shape[1] / k.shape[1];
+        var (qShape, kvHeads) = (q.shape, k.shape[1]); // each .shape is a native call: read once
+        var groups = qShape[1] / kvHeads;
+        if (groups > 1 && qShape[2] == 1)
+        {
+            // One query per row (decoding): the query heads sharing a K/V head attend as rows of one
+            // group, so the whole cache is not copied `groups` times each step. The mask broadcasts.
+            return nn.functional.scaled_dot_product_attention(q.reshape(qShape[0], kvHeads, groups, qShape[3]), k, v, Mask, dropout, is_casual: false)
+                .reshape(qShape);
+        }
         if (groups > 1)
         {
             k = k.repeat_interleave(groups, dim: 1);
