@@ -1,28 +1,29 @@
 using System.Text.Json.Nodes;
 using TorchSharp;
+using Assistant.Tokenization;
 using static TorchSharp.torch;
 
 namespace Assistant.Modeling;
 
 /// <summary>
-/// Token ids of the starter models' byte-level vocabulary: ids 0..255 are the bytes themselves,
-/// then a few special tokens. The tokenizer written next to a starter model must use these ids.
+/// Token ids of the starter models' vocabulary: the ids of <see cref="ByteTokenizer"/> (ids 0..255 are
+/// the bytes themselves, then its control tokens), which stays their one source of truth.
 /// </summary>
 public static class StarterVocabulary
 {
-    public const int ByteCount = 256;
-    /// <summary><c>&lt;|begin_of_text|&gt;</c></summary>
-    public const int Bos = 256;
-    /// <summary><c>&lt;|end_of_text|&gt;</c></summary>
-    public const int Eos = 257;
+    public const int ByteCount = ByteTokenizer.FirstControlId;
+    /// <summary><c>&lt;|bos|&gt;</c></summary>
+    public const int Bos = ByteTokenizer.BosId;
+    /// <summary><c>&lt;|endoftext|&gt;</c></summary>
+    public const int Eos = ByteTokenizer.EosId;
     /// <summary><c>&lt;|pad|&gt;</c></summary>
-    public const int Pad = 258;
+    public const int Pad = ByteTokenizer.PadId;
     /// <summary><c>&lt;|im_start|&gt;</c>: a chat turn begins.</summary>
-    public const int ImStart = 259;
+    public const int ImStart = ByteTokenizer.ImStartId;
     /// <summary><c>&lt;|im_end|&gt;</c>: a chat turn ends; generation stops here too.</summary>
-    public const int ImEnd = 260;
-    /// <summary>Vocabulary size: 261..263 are reserved, rounding up to a multiple of 8 for faster matmuls.</summary>
-    public const int Size = 264;
+    public const int ImEnd = ByteTokenizer.ImEndId;
+    /// <summary>The model's vocabulary size: the tokenizer's ids rounded up to a multiple of 8 for faster matmuls (264; the rest are never produced by the tokenizer).</summary>
+    public const int Size = (ByteTokenizer.VocabularySize + 7) / 8 * 8;
 }
 
 /// <summary>
@@ -76,12 +77,14 @@ public static class ModelPresets
 
     /// <summary>
     /// Writes a starter model to <paramref name="folder"/> (config.json, generation_config.json,
-    /// model.safetensors); <paramref name="writeTokenizerFiles"/> adds the tokenizer files. Returns the full path.
+    /// model.safetensors) with its tokenizer files: by default the byte tokenizer's, with a ChatML
+    /// chat template (<see cref="ByteTokenizerFiles.Write"/>), so the folder describes itself;
+    /// <paramref name="writeTokenizerFiles"/> replaces that. Returns the full path.
     /// </summary>
     public static string Create(string architecture, string preset, long seed, string folder, Action<string>? writeTokenizerFiles = null)
     {
         using var model = Build(architecture, preset, seed);
-        HfCheckpoint.Save(model, folder, new HfSaveOptions { WriteExtraFiles = writeTokenizerFiles });
+        HfCheckpoint.Save(model, folder, new HfSaveOptions { WriteExtraFiles = writeTokenizerFiles ?? ByteTokenizerFiles.Write });
         return Path.GetFullPath(folder);
     }
 
