@@ -23,7 +23,8 @@ public static class GatewayRoutes
 
     public static IReadOnlyList<ClusterConfig> Clusters { get; } =
     [
-        Cluster(TrainingApi),
+        // A multi-GB dataset upload is validated and stored before the API answers; no bytes flow meanwhile.
+        Cluster(TrainingApi, idleTimeout: TimeSpan.FromMinutes(30)),
         Cluster(Inference),
         Cluster(Web),
     ];
@@ -36,9 +37,10 @@ public static class GatewayRoutes
         Match = new RouteMatch { Path = path },
     };
 
-    private static ClusterConfig Cluster(string service) => new()
+    private static ClusterConfig Cluster(string service, TimeSpan? idleTimeout = null) => new()
     {
         ClusterId = service,
+        HttpRequest = idleTimeout is null ? null : new Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig { ActivityTimeout = idleTimeout },
         Destinations = new Dictionary<string, DestinationConfig>
         {
             [service] = new() { Address = $"http://{service}" },

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Assistant.Platform.Datasets;
 using Assistant.Platform.Persistence;
 using Assistant.Platform.Storage;
 using Assistant.TrainingApi.Apis;
@@ -10,8 +12,11 @@ builder.AddPlatformDatabase();
 builder.AddRedisClient(Assistant.Platform.Workers.RedisKeys.ConnectionName);
 builder.AddArtifactStore();
 builder.AddDatabaseMigrations();
+builder.AddDatasets();
 builder.Services.AddProblemDetails();
 builder.Services.AddSingleton<PlatformHealth>();
+// snake_case on the wire, like the seed's API and OpenAI's.
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 
 var app = builder.Build();
 
@@ -19,5 +24,6 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.MapDefaultEndpoints();
 app.MapHealthApi();
+app.MapDatasetsApi();
 
 app.Run();

@@ -49,6 +49,72 @@ public sealed class CliTests(PlatformFixture fixture)
         Assert.Contains("Usage:", output);
     }
 
+    [Fact]
+    public async Task Datasets_upload_show_examples_and_download_round_trip_through_the_gateway()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+        var url = gateway.BaseAddress!.ToString();
+        var name = DatasetsApiTests.UniqueName("cli");
+        var file = Path.Combine(Path.GetTempPath(), $"{name}.jsonl");
+        var content = string.Join("\n", Enumerable.Range(0, 12).Select(i => DatasetsApiTests.Chat($"Q{i}?", $"A{i}."))) + "\n";
+        await File.WriteAllTextAsync(file, content, TestContext.Current.CancellationToken);
+        var downloaded = Path.Combine(Path.GetTempPath(), $"{name}-down.jsonl");
+        try
+        {
+            var upload = await RunAsync("datasets", "upload", file, "--name", name, "--gateway", url);
+            Assert.Equal(0, upload.Exit);
+            Assert.StartsWith($"{name}@1 stored: 12 examples", upload.Output);
+
+            var list = await RunAsync("datasets", "list", "--gateway", url);
+            Assert.Matches($"(?m)^{name} +1 +12 +chat", list.Output);
+
+            var show = await RunAsync("datasets", "show", name, "--gateway", url);
+            Assert.Matches(@"(?m)^  v1 +upload +12 examples", show.Output);
+
+            var examples = await RunAsync("datasets", "examples", $"{name}@1", "--offset", "10", "--gateway", url);
+            Assert.Equal(2, examples.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+            Assert.StartsWith("#10 {", examples.Output);
+
+            var split = await RunAsync("datasets", "split", $"{name}@latest", "--ratios", "0.5,0.25,0.25", "--gateway", url);
+            Assert.Matches("train 6, validation 3, test 3", split.Output);
+
+            var download = await RunAsync("datasets", "download", $"{name}@1", "--out", downloaded, "--gateway", url);
+            Assert.Equal(0, download.Exit);
+            Assert.Equal(content, await File.ReadAllTextAsync(downloaded, TestContext.Current.CancellationToken));
+        }
+        finally
+        {
+            File.Delete(file);
+            File.Delete(downloaded);
+        }
+    }
+
+    [Fact]
+    public async Task Datasets_upload_of_a_bad_file_lists_problems_by_line_and_stores_nothing()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+        var url = gateway.BaseAddress!.ToString();
+        var name = DatasetsApiTests.UniqueName("clibad");
+        var file = Path.Combine(Path.GetTempPath(), $"{name}.jsonl");
+        await File.WriteAllTextAsync(file, DatasetsApiTests.Chat("ok?", "ok.") + "\n{\"messages\": [\n", TestContext.Current.CancellationToken);
+        try
+        {
+            var upload = await RunAsync("datasets", "upload", file, "--name", name, "--gateway", url);
+
+            Assert.Equal(1, upload.Exit);
+            Assert.Contains("The dataset file is not valid", upload.Error);
+            Assert.Matches("(?m)^  line 2: invalid_json: ", upload.Error);
+            Assert.DoesNotContain("   at ", upload.Error);
+            var show = await RunAsync("datasets", "show", name, "--gateway", url);
+            Assert.Equal(1, show.Exit);
+            Assert.Contains("was not found", show.Error);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
     {
         var output = new StringWriter();

@@ -35,7 +35,7 @@ public sealed class GatewayTests(PlatformFixture fixture)
         var workers = report!.RootElement.GetProperty("workers").EnumerateArray().ToList();
         var worker = Assert.Single(workers, w => w.GetProperty("alive").GetBoolean());
         Assert.Equal("idle", worker.GetProperty("state").GetString());
-        Assert.True(DateTimeOffset.UtcNow - worker.GetProperty("lastHeartbeatAt").GetDateTimeOffset() < TimeSpan.FromMinutes(1));
+        Assert.True(DateTimeOffset.UtcNow - worker.GetProperty("last_heartbeat_at").GetDateTimeOffset() < TimeSpan.FromMinutes(1));
     }
 
     [Fact]

@@ -13,6 +13,7 @@ public sealed class RunningPlatform : IAsyncDisposable
 {
     public static readonly string[] Services = ["training-api", "trainer", "inference", "web", "gateway"];
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+    private static readonly string[] TerminalStates = [KnownResourceStates.Exited, KnownResourceStates.FailedToStart, KnownResourceStates.Finished];
 
     private RunningPlatform(DistributedApplication app) => App = app;
 
@@ -49,7 +50,15 @@ public sealed class RunningPlatform : IAsyncDisposable
         await app.StartAsync(timeout.Token);
         foreach (var service in Services)
         {
-            await app.ResourceNotifications.WaitForResourceHealthyAsync(service, timeout.Token);
+            // Healthy, or stopped for good: a service that crashed at start fails the run now, not at the timeout.
+            var healthy = app.ResourceNotifications.WaitForResourceHealthyAsync(service, timeout.Token);
+            var ended = app.ResourceNotifications.WaitForResourceAsync(service, TerminalStates, timeout.Token);
+            if (await Task.WhenAny(healthy, ended) == ended)
+            {
+                await app.DisposeAsync();
+                throw new InvalidOperationException($"{service} stopped while starting ({await ended}); its log is in the test output.");
+            }
+            await healthy;
         }
         return new RunningPlatform(app);
     }

@@ -62,7 +62,7 @@ internal static class StatusCommand
             {
                 var ok = dependency.Value.GetProperty("status").GetString() == "ok";
                 var detail = ok
-                    ? $"{dependency.Value.GetProperty("latencyMs").GetDouble():0.#} ms"
+                    ? $"{dependency.Value.GetProperty("latency_ms").GetDouble():0.#} ms"
                     : dependency.Value.GetProperty("error").GetString();
                 await output.WriteLineAsync($"  {dependency.Name,-14} {(ok ? "up" : "DOWN"),-5} {detail}");
             }

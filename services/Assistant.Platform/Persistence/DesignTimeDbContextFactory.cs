@@ -7,5 +7,5 @@ namespace Assistant.Platform.Persistence;
 internal sealed class DesignTimeDbContextFactory : IDesignTimeDbContextFactory<PlatformDbContext>
 {
     public PlatformDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<PlatformDbContext>().UseNpgsql("Host=localhost;Database=assistant").Options);
+        new(new DbContextOptionsBuilder<PlatformDbContext>().UseNpgsql("Host=localhost;Database=assistant").UseSnakeCaseNamingConvention().Options);
 }

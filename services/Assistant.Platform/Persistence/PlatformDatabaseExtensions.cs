@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 
 namespace Assistant.Platform.Persistence;
@@ -9,7 +10,8 @@ public static class PlatformDatabaseExtensions
 
     public static IHostApplicationBuilder AddPlatformDatabase(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDbContext<PlatformDbContext>(ConnectionName);
+        builder.AddNpgsqlDbContext<PlatformDbContext>(ConnectionName,
+            configureDbContextOptions: options => options.UseSnakeCaseNamingConvention());
         return builder;
     }
 }

@@ -41,6 +41,21 @@ public sealed class ArtifactStore(IAmazonS3 s3, ObjectStoreConnection connection
         }, ct);
     }
 
+    /// <summary>Uploads a file; parts are read from disk as they are sent, so memory stays small for any size.</summary>
+    public async Task PutFileAsync(string key, string path, string contentType = "application/octet-stream", CancellationToken ct = default)
+    {
+        using var span = Activity.StartActivity("s3 put file");
+        span?.SetTag("s3.key", key);
+        using var transfer = new TransferUtility(s3);
+        await transfer.UploadAsync(new TransferUtilityUploadRequest
+        {
+            BucketName = Bucket,
+            Key = key,
+            FilePath = path,
+            ContentType = contentType,
+        }, ct);
+    }
+
     /// <summary>Opens an object for streaming; the caller disposes the stream.</summary>
     public async Task<Stream> OpenReadAsync(string key, CancellationToken ct = default)
     {

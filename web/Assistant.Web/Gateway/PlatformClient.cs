@@ -31,7 +31,7 @@ public sealed class PlatformClient(HttpClient http, ILogger<PlatformClient> logg
                 var ok = dependency.Value.GetProperty("status").GetString() == "ok";
                 var error = dependency.Value.TryGetProperty("error", out var e) ? e.GetString() : null;
                 services.Add(new ServiceStatus(DependencyName(dependency.Name), DependencyRole(dependency.Name), ok,
-                    ok ? "reachable" : error ?? "unreachable", dependency.Value.GetProperty("latencyMs").GetDouble()));
+                    ok ? "reachable" : error ?? "unreachable", dependency.Value.GetProperty("latency_ms").GetDouble()));
             }
             var workers = root.GetProperty("workers").EnumerateArray().ToList();
             var alive = workers.Count(w => w.GetProperty("alive").GetBoolean());

@@ -17,10 +17,269 @@ namespace Assistant.Platform.Persistence.Migrations
         {
 #pragma warning disable 612, 618
             modelBuilder
-                .HasAnnotation("ProductVersion", "10.0.15")
+                .HasAnnotation("ProductVersion", "10.0.14")
                 .HasAnnotation("Relational:MaxIdentifierLength", 63);
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
+
+            modelBuilder.Entity("Assistant.Platform.Datasets.ContentBlob", b =>
+                {
+                    b.Property<string>("Sha256")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("sha256");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("ObjectKey")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("object_key");
+
+                    b.Property<long>("SizeBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("size_bytes");
+
+                    b.HasKey("Sha256")
+                        .HasName("pk_content_blobs");
+
+                    b.ToTable("content_blobs", (string)null);
+                });
+
+            modelBuilder.Entity("Assistant.Platform.Datasets.Dataset", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("created_by");
+
+                    b.Property<string>("Description")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("description");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("name");
+
+                    b.HasKey("Id")
+                        .HasName("pk_datasets");
+
+                    b.HasIndex("Name")
+                        .IsUnique()
+                        .HasDatabaseName("ix_datasets_name");
+
+                    b.ToTable("datasets", (string)null);
+                });
+
+            modelBuilder.Entity("Assistant.Platform.Datasets.DatasetSplit", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("DatasetVersionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("dataset_version_id");
+
+                    b.Property<int>("Seed")
+                        .HasColumnType("integer")
+                        .HasColumnName("seed");
+
+                    b.Property<long>("TestExamples")
+                        .HasColumnType("bigint")
+                        .HasColumnName("test_examples");
+
+                    b.Property<double>("TestRatio")
+                        .HasColumnType("double precision")
+                        .HasColumnName("test_ratio");
+
+                    b.Property<string>("TestSha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("test_sha256");
+
+                    b.Property<long>("TrainExamples")
+                        .HasColumnType("bigint")
+                        .HasColumnName("train_examples");
+
+                    b.Property<double>("TrainRatio")
+                        .HasColumnType("double precision")
+                        .HasColumnName("train_ratio");
+
+                    b.Property<string>("TrainSha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("train_sha256");
+
+                    b.Property<long>("ValidationExamples")
+                        .HasColumnType("bigint")
+                        .HasColumnName("validation_examples");
+
+                    b.Property<double>("ValidationRatio")
+                        .HasColumnType("double precision")
+                        .HasColumnName("validation_ratio");
+
+                    b.Property<string>("ValidationSha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("validation_sha256");
+
+                    b.HasKey("Id")
+                        .HasName("pk_dataset_splits");
+
+                    b.HasIndex("DatasetVersionId", "Seed", "TrainRatio", "ValidationRatio", "TestRatio")
+                        .IsUnique()
+                        .HasDatabaseName("ix_dataset_splits_dataset_version_id_seed_train_ratio_validati");
+
+                    b.ToTable("dataset_splits", (string)null);
+                });
+
+            modelBuilder.Entity("Assistant.Platform.Datasets.DatasetVersion", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("created_by");
+
+                    b.Property<Guid>("DatasetId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("dataset_id");
+
+                    b.Property<string>("Derivation")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("derivation");
+
+                    b.Property<long>("Examples")
+                        .HasColumnType("bigint")
+                        .HasColumnName("examples");
+
+                    b.Property<string>("Format")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("format");
+
+                    b.Property<string>("Message")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("message");
+
+                    b.Property<string>("Origin")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("origin");
+
+                    b.Property<int?>("ParentVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("parent_version");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("sha256");
+
+                    b.Property<long>("SizeBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("size_bytes");
+
+                    b.Property<string>("SourceFileName")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("source_file_name");
+
+                    b.Property<string>("Statistics")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("statistics");
+
+                    b.Property<string>("Tokenizer")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("tokenizer");
+
+                    b.Property<long>("Tokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("tokens");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("integer")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_dataset_versions");
+
+                    b.HasIndex("Sha256")
+                        .HasDatabaseName("ix_dataset_versions_sha256");
+
+                    b.HasIndex("DatasetId", "Version")
+                        .IsUnique()
+                        .HasDatabaseName("ix_dataset_versions_dataset_id_version");
+
+                    b.ToTable("dataset_versions", (string)null);
+                });
+
+            modelBuilder.Entity("Assistant.Platform.Datasets.DatasetVersionUsage", b =>
+                {
+                    b.Property<Guid>("DatasetVersionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("dataset_version_id");
+
+                    b.Property<string>("UsedByKind")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("used_by_kind");
+
+                    b.Property<string>("UsedById")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("used_by_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.HasKey("DatasetVersionId", "UsedByKind", "UsedById")
+                        .HasName("pk_dataset_version_usages");
+
+                    b.ToTable("dataset_version_usages", (string)null);
+                });
 
             modelBuilder.Entity("Assistant.Platform.Persistence.Worker", b =>
                 {
@@ -65,11 +324,57 @@ namespace Assistant.Platform.Persistence.Migrations
                         .HasColumnType("character varying(32)")
                         .HasColumnName("state");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("pk_workers");
 
-                    b.HasIndex("LastHeartbeatAt");
+                    b.HasIndex("LastHeartbeatAt")
+                        .HasDatabaseName("ix_workers_last_heartbeat_at");
 
                     b.ToTable("workers", (string)null);
+                });
+
+            modelBuilder.Entity("Assistant.Platform.Datasets.DatasetSplit", b =>
+                {
+                    b.HasOne("Assistant.Platform.Datasets.DatasetVersion", "DatasetVersion")
+                        .WithMany("Splits")
+                        .HasForeignKey("DatasetVersionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_dataset_splits_dataset_versions_dataset_version_id");
+
+                    b.Navigation("DatasetVersion");
+                });
+
+            modelBuilder.Entity("Assistant.Platform.Datasets.DatasetVersion", b =>
+                {
+                    b.HasOne("Assistant.Platform.Datasets.Dataset", "Dataset")
+                        .WithMany("Versions")
+                        .HasForeignKey("DatasetId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_dataset_versions_datasets_dataset_id");
+
+                    b.Navigation("Dataset");
+                });
+
+            modelBuilder.Entity("Assistant.Platform.Datasets.DatasetVersionUsage", b =>
+                {
+                    b.HasOne("Assistant.Platform.Datasets.DatasetVersion", null)
+                        .WithMany()
+                        .HasForeignKey("DatasetVersionId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_dataset_version_usages_dataset_versions_dataset_version_id");
+                });
+
+            modelBuilder.Entity("Assistant.Platform.Datasets.Dataset", b =>
+                {
+                    b.Navigation("Versions");
+                });
+
+            modelBuilder.Entity("Assistant.Platform.Datasets.DatasetVersion", b =>
+                {
+                    b.Navigation("Splits");
                 });
 #pragma warning restore 612, 618
         }
