@@ -42,6 +42,12 @@ public sealed class TokenGenerator(CausalLM model)
 {
     public CausalLM Model { get; } = model;
 
+    /// <summary>
+    /// Decode a single Llama prompt on CPU fp32 with <see cref="LlamaDecoder"/> (same logits, no per-op overhead) when
+    /// it applies; false = always the TorchSharp forward.
+    /// </summary>
+    public bool FastSingleStream { get; init; } = true;
+
     /// <summary>Tokens of one prompt as they are produced (the stop token is not yielded).</summary>
     public IEnumerable<int> Stream(IReadOnlyList<int> prompt, SamplingOptions options, CancellationToken cancellationToken = default) =>
         StreamBatch([prompt], options, cancellationToken).Where(t => t.Finish != FinishReason.Stop).Select(t => t.TokenId);
@@ -84,13 +90,15 @@ public sealed class TokenGenerator(CausalLM model)
         var wasTraining = Model.training;
         Model.eval();
         var device = Model.parameters().First().device;
-        using var cache = Model.CreateCache(prompts.Count, longest + maxNew);
+        using var fast = FastSingleStream && prompts.Count == 1 ? LlamaDecoder.TryCreate(Model, longest + maxNew) : null;
+        using var cache = fast is null ? Model.CreateCache(prompts.Count, longest + maxNew) : null;
         using var sampler = options.Temperature > 0 && options.Seed is long seed ? new torch.Generator(unchecked((ulong)seed), device) : null;
         using var seen = options.RepetitionPenalty != 1.0 ? zeros([prompts.Count, config.VocabSize], ScalarType.Bool, device).DetachFromDisposeScope() : null;
         Tensor? logits = null;
         try
         {
-            logits = Prefill(prompts, cache, seen, device);
+            MarkSeen(prompts, seen, device);
+            logits = fast?.Prefill(prompts[0]) ?? Prefill(prompts, cache!, device);
             var positions = prompts.Select(p => (long)p.Count).ToArray();
             var finished = new bool[prompts.Count];
             for (var step = 1; ; step++)
@@ -107,7 +115,7 @@ public sealed class TokenGenerator(CausalLM model)
                 }
                 if (finished.All(f => f)) yield break;
                 logits.Dispose();
-                logits = DecodeStep(next, positions, cache, device);
+                logits = fast?.Step((int)next[0]) ?? DecodeStep(next, positions, cache!, device);
                 for (var row = 0; row < positions.Length; row++) positions[row]++;
             }
         }
@@ -119,7 +127,7 @@ public sealed class TokenGenerator(CausalLM model)
     }
 
     /// <summary>Runs the left-padded prompts through the model into the cache; returns last-token logits [batch, vocab].</summary>
-    Tensor Prefill(IReadOnlyList<IReadOnlyList<int>> prompts, KvCache cache, Tensor? seen, Device device)
+    Tensor Prefill(IReadOnlyList<IReadOnlyList<int>> prompts, KvCache cache, Device device)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -143,14 +151,18 @@ public sealed class TokenGenerator(CausalLM model)
             mask = tensor(isToken, [batch, longest], device: device);
             positions = (mask.cumsum(1) - 1).clamp_min(0); // each row counts from its own first token
         }
-        if (seen is not null)
-        {
-            var rows = prompts.SelectMany((p, row) => p.Select(_ => (long)row)).ToArray();
-            var tokens = prompts.SelectMany(p => p.Select(t => (long)t)).ToArray();
-            seen.index_put_(tensor(true, device: device), tensor(rows, device: device), tensor(tokens, device: device));
-        }
         return Model.forward(input, positions, cache, mask, lastTokenOnly: true)
             .squeeze(1).to(ScalarType.Float32).DetachFromDisposeScope();
+    }
+
+    /// <summary>Marks every prompt token as seen for the repetition penalty.</summary>
+    static void MarkSeen(IReadOnlyList<IReadOnlyList<int>> prompts, Tensor? seen, Device device)
+    {
+        if (seen is null) return;
+        using var scope = NewDisposeScope();
+        var rows = prompts.SelectMany((p, row) => p.Select(_ => (long)row)).ToArray();
+        var tokens = prompts.SelectMany(p => p.Select(t => (long)t)).ToArray();
+        seen.index_put_(tensor(true, device: device), tensor(rows, device: device), tensor(tokens, device: device));
     }
 
     /// <summary>Feeds one token per row at its own next position; returns logits [batch, vocab].</summary>

@@ -72,7 +72,7 @@ public sealed class RestartTests
     private static async Task<string[]> AppliedMigrationsAsync(RunningPlatform platform, CancellationToken ct)
     {
         await using var db = await OpenDatabaseAsync(platform, ct);
-        await using var query = new NpgsqlCommand("SELECT \"MigrationId\" FROM \"__EFMigrationsHistory\" ORDER BY 1", db);
+        await using var query = new NpgsqlCommand("SELECT migration_id FROM \"__EFMigrationsHistory\" ORDER BY 1", db);
         await using var reader = await query.ExecuteReaderAsync(ct);
         var ids = new List<string>();
         while (await reader.ReadAsync(ct))
