@@ -130,6 +130,26 @@ public sealed class DatasetsApiTests(PlatformFixture fixture)
     }
 
     [Fact]
+    public async Task Statistics_count_tokens_with_the_chosen_tokenizer()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+        var line = Chat("Hello world", "Hi!");
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent(UniqueName("bytes")), "name" },
+            { new StringContent("bytes"), "tokenizer" },
+            { new StringContent(line), "file", "d.jsonl" },
+        };
+
+        using var response = await gateway.PostAsync("/api/datasets", form, Ct);
+
+        using var version = await response.Content.ReadFromJsonAsync<JsonDocument>(Ct);
+        Assert.Equal("bytes", version!.RootElement.GetProperty("tokenizer").GetString());
+        // One token per UTF-8 byte of the text fields: "Hello world" + "Hi!".
+        Assert.Equal(14, version.RootElement.GetProperty("tokens").GetInt64());
+    }
+
+    [Fact]
     public async Task Bad_edits_are_problems_naming_the_field_and_store_nothing()
     {
         using var gateway = fixture.Platform.CreateGatewayClient();

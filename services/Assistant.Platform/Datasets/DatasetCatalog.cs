@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Assistant.Datasets;
+using Assistant.Tokenization;
 using Assistant.Platform.Persistence;
 using Assistant.Platform.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -32,7 +33,8 @@ public sealed record UploadRequest(
     int? ChunkChars = null,
     int? OverlapChars = null,
     bool RejectDuplicates = false,
-    bool RejectOverMaxLength = false);
+    bool RejectOverMaxLength = false,
+    string Tokenizer = "gpt2");
 
 /// <summary>One labelling operation on the examples of a version, by 0-based index.</summary>
 public sealed record ExampleEdit(string Op, long? Index, string? Answer, JsonElement? Example);
@@ -77,7 +79,7 @@ public sealed class DatasetCatalog(PlatformDbContext db, ArtifactStore artifacts
         {
             var report = await ValidateAsync(upload, RulesOf(request) with { Format = request.Format }, ct);
             return await StoreVersionAsync(request.Name, request.Description, upload, report, "upload", null, null, null,
-                request.FileName, request.CreatedBy, dedupeAgainstLatest: true, ct);
+                request.FileName, request.CreatedBy, dedupeAgainstLatest: true, ct, request.Tokenizer);
         }
 
         var chunkChars = request.ChunkChars ?? Options.ChunkChars;
@@ -99,7 +101,7 @@ public sealed class DatasetCatalog(PlatformDbContext db, ArtifactStore artifacts
         await using var chunks = staged;
         var chunkReport = await ValidateAsync(chunks, RulesOf(request) with { Format = DatasetFormat.Text }, ct);
         return await StoreVersionAsync(request.Name, request.Description, chunks, chunkReport, "text", null, null,
-            JsonSerializer.Serialize(chunking, Json), request.FileName, request.CreatedBy, dedupeAgainstLatest: true, ct);
+            JsonSerializer.Serialize(chunking, Json), request.FileName, request.CreatedBy, dedupeAgainstLatest: true, ct, request.Tokenizer);
     }
 
     private static bool IsRawText(string? fileName) =>
@@ -254,10 +256,10 @@ public sealed class DatasetCatalog(PlatformDbContext db, ArtifactStore artifacts
             staged = await writer.CompleteAsync();
         }
         await using var file = staged;
-        var report = await ValidateAsync(file, new ValidationOptions { Format = format }, ct);
+        var report = await ValidateAsync(file, new ValidationOptions { Format = format, Tokenizer = TokenizerOf(source) }, ct);
         var derivation = JsonSerializer.Serialize(new { accepted, rejected, edited = changed, added = added.Count }, Json);
         var (version, _) = await StoreVersionAsync(source.Dataset!.Name, null, file, report, "edit", source.Version, message.Trim(),
-            derivation, null, createdBy, dedupeAgainstLatest: false, ct);
+            derivation, null, createdBy, dedupeAgainstLatest: false, ct, source.Tokenizer);
         return version;
     }
 
@@ -288,10 +290,10 @@ public sealed class DatasetCatalog(PlatformDbContext db, ArtifactStore artifacts
         {
             throw new DatasetConflictException($"Version {source.Version} has nothing to redact.");
         }
-        var report = await ValidateAsync(file, new ValidationOptions { Format = format }, ct);
+        var report = await ValidateAsync(file, new ValidationOptions { Format = format, Tokenizer = TokenizerOf(source) }, ct);
         var (version, _) = await StoreVersionAsync(source.Dataset!.Name, null, file, report, "redaction", source.Version,
             $"Redacted personal data in {redactedExamples} example(s)", JsonSerializer.Serialize(new { redacted_examples = redactedExamples }, Json),
-            null, createdBy, dedupeAgainstLatest: false, ct);
+            null, createdBy, dedupeAgainstLatest: false, ct, source.Tokenizer);
         return version;
     }
 
@@ -474,8 +476,18 @@ public sealed class DatasetCatalog(PlatformDbContext db, ArtifactStore artifacts
 
     // ---- storing ---------------------------------------------------------------------------------
 
+    /// <summary>Tokenizers statistics can be counted with: GPT-2 (the default) or the starter model's bytes.</summary>
+    public static readonly IReadOnlyDictionary<string, Func<TextTokenizer>> Tokenizers = new Dictionary<string, Func<TextTokenizer>>
+    {
+        ["gpt2"] = () => Gpt2Tokenizer.Instance,
+        ["bytes"] = () => ByteTokenizer.Instance,
+    };
+
     private static ValidationOptions RulesOf(UploadRequest request) => new()
     {
+        Tokenizer = Tokenizers.TryGetValue(request.Tokenizer, out var tokenizer)
+            ? tokenizer()
+            : throw new DatasetRequestException("tokenizer", $"'{request.Tokenizer}' is not a tokenizer: use {string.Join(" or ", Tokenizers.Keys)}."),
         MaxLength = request.MaxLength,
         RejectDuplicates = request.RejectDuplicates,
         RejectOverMaxLength = request.RejectOverMaxLength,
@@ -492,7 +504,7 @@ public sealed class DatasetCatalog(PlatformDbContext db, ArtifactStore artifacts
 
     private async Task<(DatasetVersion Version, bool Created)> StoreVersionAsync(
         string name, string? description, StagedFile file, ValidationReport report, string origin, int? parent, string? message,
-        string? derivation, string? sourceFileName, string createdBy, bool dedupeAgainstLatest, CancellationToken ct)
+        string? derivation, string? sourceFileName, string createdBy, bool dedupeAgainstLatest, CancellationToken ct, string tokenizer = "gpt2")
     {
         await EnsureBlobAsync(file, ct);
         var statistics = report.Statistics!;
@@ -531,7 +543,7 @@ public sealed class DatasetCatalog(PlatformDbContext db, ArtifactStore artifacts
                 SizeBytes = file.Size,
                 Examples = statistics.Examples,
                 Tokens = statistics.Tokens,
-                Tokenizer = "gpt2",
+                Tokenizer = tokenizer,
                 Statistics = JsonSerializer.Serialize(statistics, Json),
                 Derivation = derivation,
                 SourceFileName = sourceFileName is null ? null : Path.GetFileName(sourceFileName),
@@ -570,6 +582,10 @@ public sealed class DatasetCatalog(PlatformDbContext db, ArtifactStore artifacts
             db.ChangeTracker.Clear(); // the same bytes arrived concurrently: one row is enough
         }
     }
+
+    /// <summary>Derived versions count tokens the way their source did.</summary>
+    private static TextTokenizer TokenizerOf(DatasetVersion version) =>
+        Tokenizers.TryGetValue(version.Tokenizer, out var tokenizer) ? tokenizer() : Gpt2Tokenizer.Instance;
 
     private static DatasetFormat FormatOf(DatasetVersion version) =>
         DatasetFormats.TryParse(version.Format, out var format)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Assistant.Datasets;
 using Assistant.Platform.Datasets;
+using Assistant.Platform.Security;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
@@ -57,29 +58,29 @@ public static class DatasetsApi
         var api = app.MapGroup("/api/datasets").WithTags("Datasets").AddEndpointFilter<DatasetProblems>();
 
         api.MapPost("/", Upload).DisableAntiforgery()
-            .WithName("UploadDataset")
+            .WithName("UploadDataset").RequireScope(ApiScopes.Train)
             .WithSummary("Upload a dataset file (multipart field 'file', or the raw body): JSONL in a supported format, or .txt/.md/.zip text for pretraining. Validated before a version is stored.")
             .Produces<DatasetVersionDto>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest);
-        api.MapGet("/", List).WithName("ListDatasets").WithSummary("All datasets with their latest version.");
-        api.MapGet("/{name}", Get).WithName("GetDataset").WithSummary("A dataset and its version history.");
-        api.MapGet("/{name}/versions/{version}", GetVersion).WithName("GetDatasetVersion")
+        api.MapGet("/", List).WithName("ListDatasets").RequireScope(ApiScopes.Read).WithSummary("All datasets with their latest version.");
+        api.MapGet("/{name}", Get).WithName("GetDataset").RequireScope(ApiScopes.Read).WithSummary("A dataset and its version history.");
+        api.MapGet("/{name}/versions/{version}", GetVersion).WithName("GetDatasetVersion").RequireScope(ApiScopes.Read)
             .WithSummary("One version (a number or 'latest') with its statistics and splits.");
-        api.MapGet("/{name}/versions/{version}/examples", Examples).WithName("ListDatasetExamples")
+        api.MapGet("/{name}/versions/{version}/examples", Examples).WithName("ListDatasetExamples").RequireScope(ApiScopes.Read)
             .WithSummary("Pages through a version's examples; 'search' filters by text.");
-        api.MapGet("/{name}/versions/{version}/download", Download).WithName("DownloadDatasetVersion")
+        api.MapGet("/{name}/versions/{version}/download", Download).WithName("DownloadDatasetVersion").RequireScope(ApiScopes.Read)
             .WithSummary("The version's JSONL bytes.");
-        api.MapPost("/{name}/versions/{version}/splits", Split).WithName("SplitDatasetVersion")
+        api.MapPost("/{name}/versions/{version}/splits", Split).WithName("SplitDatasetVersion").RequireScope(ApiScopes.Train)
             .WithSummary("Split deterministically (seeded) into train/validation/test by ratio.");
-        api.MapGet("/{name}/versions/{version}/splits/{splitId:guid}/{part}", DownloadSplit).WithName("DownloadDatasetSplit")
+        api.MapGet("/{name}/versions/{version}/splits/{splitId:guid}/{part}", DownloadSplit).WithName("DownloadDatasetSplit").RequireScope(ApiScopes.Read)
             .WithSummary("The JSONL bytes of one part (train, validation, test) of a split.");
-        api.MapPost("/{name}/versions/{version}/commits", Commit).WithName("CommitDatasetEdits")
+        api.MapPost("/{name}/versions/{version}/commits", Commit).WithName("CommitDatasetEdits").RequireScope(ApiScopes.Train)
             .WithSummary("Commit labelling edits (accept, reject, edit answer, add) as a new version with a message.");
-        api.MapPost("/{name}/versions/{version}/redactions", Redact).WithName("RedactDatasetVersion")
+        api.MapPost("/{name}/versions/{version}/redactions", Redact).WithName("RedactDatasetVersion").RequireScope(ApiScopes.Train)
             .WithSummary("A new version with personal data (e-mails, phones, card numbers, IBANs) replaced by placeholders.");
-        api.MapGet("/{name}/diff", Diff).WithName("DiffDatasetVersions")
+        api.MapGet("/{name}/diff", Diff).WithName("DiffDatasetVersions").RequireScope(ApiScopes.Read)
             .WithSummary("Examples added, removed and changed between two versions (?from=&to=).");
-        api.MapDelete("/{name}/versions/{version}", Delete).WithName("DeleteDatasetVersion")
+        api.MapDelete("/{name}/versions/{version}", Delete).WithName("DeleteDatasetVersion").RequireScope(ApiScopes.Train)
             .WithSummary("Delete a version no job uses (409 otherwise).");
         return app;
     }
@@ -149,7 +150,8 @@ public static class DatasetsApi
                 ChunkChars: ParsePositive(fields, "chunk_chars"),
                 OverlapChars: ParseNonNegative(fields, "overlap_chars"),
                 RejectDuplicates: ParseBool(fields, "reject_duplicates"),
-                RejectOverMaxLength: ParseBool(fields, "reject_over_max_length"));
+                RejectOverMaxLength: ParseBool(fields, "reject_over_max_length"),
+                Tokenizer: fields.GetValueOrDefault("tokenizer") is { Length: > 0 } tokenizer ? tokenizer : "gpt2");
             var (version, created) = await catalog.UploadStagedAsync(request, file, ct);
             var dto = DatasetVersionDto.From(version, request.Name, deduplicated: !created);
             return created
