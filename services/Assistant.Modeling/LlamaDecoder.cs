@@ -11,11 +11,13 @@ using static TorchSharp.torch;
 namespace Assistant.Modeling;
 
 /// <summary>
-/// One Llama sequence decoded token by token on the CPU in fp32 without TorchSharp per-op overhead:
+/// One Llama sequence, or a batch of up to <see cref="MaxBatch"/> sequences with their own positions, decoded token by token on the CPU in fp32 without TorchSharp per-op overhead:
 /// AVX2/FMA GEMVs read the model's own parameter memory (no copy), the K/V cache is this class's own.
 /// Computes what <see cref="LlamaForCausalLM"/> computes (RMSNorm, rotary with the same inverse
 /// frequencies, grouped-query attention, SwiGLU, biases, tied or separate head) to within float rounding.
 /// Made per generation by <see cref="TryCreate"/>, which says no when the model is not eligible.
+/// A batch step reads each weight row once for all sequences (the same multi-vector kernel as the prefill passes);
+/// each sequence has its own region of the K/V cache, its own position and its own attention length.
 /// </summary>
 public sealed unsafe class LlamaDecoder : IDisposable
 {
@@ -46,13 +48,17 @@ public sealed unsafe class LlamaDecoder : IDisposable
     /// <summary>Prompt tokens per pass: each weight row is read once for all of them.</summary>
     const int Block = 8;
 
+    /// <summary>The most sequences one decoder holds: a batch step is one pass of at most <see cref="Block"/> tokens.</summary>
+    public const int MaxBatch = Block;
+
     readonly Tensor[] parameters; // kept referenced: the pointers below point into them
     readonly LayerWeights[] layers;
     readonly float* embed, finalNorm, head;
     readonly int d, heads, kvHeads, headDim, inter, vocab, maxLength, threads;
     readonly float eps;
     readonly float[] invFreq;
-    readonly float*[] keys, values;   // per layer [kv heads][maxLength][head dim]
+    readonly float*[] keys, values;   // per layer [sequence][kv heads][maxLength][head dim]
+    readonly int[] lengths;           // tokens in each sequence's cache
     readonly float* x, xn, q, k, v, att, tmp, gate, up, scores, cos, sin;
     readonly MatVec[] qkv = new MatVec[3], gateUp = new MatVec[2], single = new MatVec[1];
     MatVec[] job = [];
@@ -60,11 +66,19 @@ public sealed unsafe class LlamaDecoder : IDisposable
     readonly Action<int> runChunk;
     readonly ParallelOptions parallel;
 
-    public int Length { get; private set; }
+    /// <summary>Tokens in sequence 0's cache.</summary>
+    public int Length => lengths[0];
 
-    LlamaDecoder(LlamaForCausalLM model, LlamaConfig config, int maxLength)
+    /// <summary>Sequences this decoder holds.</summary>
+    public int Batch => lengths.Length;
+
+    /// <summary>Tokens in the cache of sequence <paramref name="sequence"/>.</summary>
+    public int LengthOf(int sequence) => lengths[sequence];
+
+    LlamaDecoder(LlamaForCausalLM model, LlamaConfig config, int maxLength, int batch)
     {
         this.maxLength = maxLength;
+        lengths = new int[batch];
         (d, heads, kvHeads, headDim, inter, vocab) = (config.HiddenSize, config.NumHeads, config.NumKeyValueHeads, config.HeadDim, config.IntermediateSize, config.VocabSize);
         eps = (float)config.RmsNormEps;
         invFreq = LlamaRotaryEmbedding.InverseFrequencies(config);
@@ -98,8 +112,8 @@ public sealed unsafe class LlamaDecoder : IDisposable
         values = new float*[layers.Length];
         for (var i = 0; i < layers.Length; i++)
         {
-            keys[i] = Alloc((long)kvHeads * maxLength * headDim);
-            values[i] = Alloc((long)kvHeads * maxLength * headDim);
+            keys[i] = Alloc((long)batch * kvHeads * maxLength * headDim);
+            values[i] = Alloc((long)batch * kvHeads * maxLength * headDim);
         }
         x = Alloc(Block * d); xn = Alloc(Block * d); tmp = Alloc(Block * d);
         q = Alloc(Block * heads * headDim); att = Alloc(Block * heads * headDim);
@@ -110,49 +124,119 @@ public sealed unsafe class LlamaDecoder : IDisposable
     }
 
     /// <summary>
-    /// A decoder for <paramref name="model"/> with room for <paramref name="maxLength"/> tokens, or null when this path
-    /// does not apply: not Llama, not CPU fp32 contiguous parameters, forward hooks registered (LoRA), or no AVX2/FMA.
+    /// A decoder for <paramref name="model"/> with room for <paramref name="maxLength"/> tokens in each of
+    /// <paramref name="batch"/> sequences, or null when this path does not apply: not Llama, not CPU fp32 contiguous
+    /// parameters, forward hooks registered (LoRA), no AVX2/FMA, or a batch outside [1, <see cref="MaxBatch"/>].
     /// </summary>
-    public static LlamaDecoder? TryCreate(CausalLM model, int maxLength)
+    public static LlamaDecoder? TryCreate(CausalLM model, int maxLength, int batch = 1)
     {
+        if (batch is < 1 or > MaxBatch) return null;
         if (model is not LlamaForCausalLM llama || model.Config is not LlamaConfig config) return null;
         if (!Fma.IsSupported || !Avx2.IsSupported || config.HeadDim % 2 != 0) return null;
         foreach (var (_, p) in model.named_parameters())
             if (p.device_type != DeviceType.CPU || p.dtype != ScalarType.Float32 || !p.is_contiguous() || p.numel() * sizeof(float) > int.MaxValue) return null; // Tensor.bytes is a Span
         if (HasForwardHooks(model)) return null;
-        return new LlamaDecoder(llama, config, maxLength);
+        if ((long)batch * config.NumKeyValueHeads * maxLength * config.HeadDim > Array.MaxLength) return null;
+        return new LlamaDecoder(llama, config, maxLength, batch);
     }
 
     /// <summary>Runs the prompt through the cache, <see cref="Block"/> tokens per pass; returns the last token's logits [1, vocab].</summary>
     public Tensor Prefill(IReadOnlyList<int> prompt)
     {
+        var logits = empty([1, vocab], ScalarType.Float32).DetachFromDisposeScope();
+        Prefill(0, prompt, DataPointer(logits));
+        return logits;
+    }
+
+    /// <summary>
+    /// Runs prompt i through sequence i's cache (pass by pass, as <see cref="Prefill(IReadOnlyList{int})"/>); returns each
+    /// prompt's last-token logits [prompts, vocab]. There must be one prompt per sequence of the decoder.
+    /// </summary>
+    public Tensor PrefillBatch(IReadOnlyList<IReadOnlyList<int>> prompts)
+    {
+        if (prompts.Count != Batch) throw new ArgumentException($"{prompts.Count} prompts for a decoder of {Batch} sequences.", nameof(prompts));
+        var logits = empty([Batch, vocab], ScalarType.Float32).DetachFromDisposeScope();
+        var output = DataPointer(logits);
+        for (var i = 0; i < prompts.Count; i++) Prefill(i, prompts[i], output + (long)i * vocab);
+        return logits;
+    }
+
+    void Prefill(int sequence, IReadOnlyList<int> prompt, float* output)
+    {
         if (prompt.Count == 0) throw new ArgumentException("The prompt is empty; it needs at least one token.", nameof(prompt));
         var tokens = new int[Block];
+        var sequences = new int[Block];
+        Array.Fill(sequences, sequence);
         for (var start = 0; ; start += Block)
         {
             var count = Math.Min(Block, prompt.Count - start);
             for (var t = 0; t < count; t++) tokens[t] = prompt[start + t];
-            if (start + count == prompt.Count) return Forward(tokens, count, withLogits: true)!;
-            Forward(tokens, count, withLogits: false);
+            var last = start + count == prompt.Count;
+            Forward(tokens, sequences, count, last ? output : null, lastOnly: true);
+            if (last) return;
         }
     }
 
-    /// <summary>Feeds one token at the next position; returns its logits [1, vocab] fp32 (the caller disposes them).</summary>
+    /// <summary>Feeds one token at the next position of sequence 0; returns its logits [1, vocab] fp32 (the caller disposes them).</summary>
     public Tensor Step(int token)
     {
         stepToken[0] = token;
-        return Forward(stepToken, 1, withLogits: true)!;
+        var logits = empty([1, vocab], ScalarType.Float32).DetachFromDisposeScope();
+        Forward(stepToken, stepSequence, 1, DataPointer(logits), lastOnly: true);
+        return logits;
     }
 
-    readonly int[] stepToken = new int[1];
+    readonly int[] stepToken = new int[1], stepSequence = new int[1];
+    float* batchLogits; // rows of the sequences stepped when some are skipped
 
-    /// <summary>Tokens [0, count) at the next positions through every layer into the cache; the last one's logits if asked.</summary>
-    Tensor? Forward(int[] tokens, int count, bool withLogits)
+    /// <summary>
+    /// Feeds tokens[i] at the next position of sequence i, all in one pass (each weight row read once); returns logits
+    /// [batch, vocab]. Sequences with <paramref name="skip"/>[i] set are left as they are and get zero logits.
+    /// </summary>
+    public Tensor StepBatch(IReadOnlyList<long> tokens, IReadOnlyList<bool>? skip = null)
+    {
+        if (tokens.Count != Batch) throw new ArgumentException($"{tokens.Count} tokens for a decoder of {Batch} sequences.", nameof(tokens));
+        var logits = zeros([Batch, vocab], ScalarType.Float32).DetachFromDisposeScope();
+        var (ids, sequences, count) = (new int[Block], new int[Block], 0);
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            if (skip is not null && skip[i]) continue;
+            if (tokens[i] is < 0 or > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {tokens[i]} is outside the vocabulary of {vocab}.");
+            (ids[count], sequences[count]) = ((int)tokens[i], i);
+            count++;
+        }
+        if (count == 0) return logits;
+        var output = DataPointer(logits);
+        if (count == Batch) // every sequence in order: the rows land in place
+        {
+            Forward(ids, sequences, count, output, lastOnly: false);
+            return logits;
+        }
+        if (batchLogits == null) batchLogits = Alloc((long)Batch * vocab);
+        Forward(ids, sequences, count, batchLogits, lastOnly: false);
+        for (var t = 0; t < count; t++)
+            Buffer.MemoryCopy(batchLogits + (long)t * vocab, output + (long)sequences[t] * vocab, vocab * sizeof(float), vocab * sizeof(float));
+        return logits;
+    }
+
+    /// <summary>
+    /// Tokens [0, count), token t at the next position of sequence sequences[t], through every layer into the cache;
+    /// logits into <paramref name="output"/> (when not null) of the last token, or of every token [count, vocab].
+    /// </summary>
+    void Forward(int[] tokens, int[] sequences, int count, float* output, bool lastOnly)
     {
         ObjectDisposedException.ThrowIf(buffers.Count == 0, this);
-        if (Length + count > maxLength) throw new InvalidOperationException($"KV cache full: {Length} + {count} tokens exceed its {maxLength} slots.");
         var (half, qSize, kvSize) = (headDim / 2, heads * headDim, kvHeads * headDim);
-        var start = Length;
+        var positions = new int[count];
+        for (var t = 0; t < count; t++)
+        {
+            var sequence = sequences[t];
+            if ((uint)sequence >= (uint)Batch) throw new ArgumentOutOfRangeException(nameof(sequences), $"Sequence {sequence} is outside the decoder's {Batch}.");
+            var position = lengths[sequence];
+            for (var u = 0; u < t; u++) if (sequences[u] == sequence) position++;
+            if (position >= maxLength) throw new InvalidOperationException($"KV cache full: sequence {sequence} has no slot left for its token at position {position} (it has {maxLength}).");
+            positions[t] = position;
+        }
         for (var t = 0; t < count; t++)
         {
             if ((uint)tokens[t] >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {tokens[t]} is outside the vocabulary of {vocab}.");
@@ -160,7 +244,7 @@ public sealed unsafe class LlamaDecoder : IDisposable
             // Same float32 angles as LlamaRotaryEmbedding.RolledTables: position (as float) * inv_freq.
             for (var i = 0; i < half; i++)
             {
-                var angle = (float)(start + t) * invFreq[i];
+                var angle = (float)positions[t] * invFreq[i];
                 cos[t * half + i] = MathF.Cos(angle);
                 sin[t * half + i] = MathF.Sin(angle);
             }
@@ -180,7 +264,7 @@ public sealed unsafe class LlamaDecoder : IDisposable
             float* layerKeys = keys[l], layerValues = values[l];
             for (var t = 0; t < count; t++)
             {
-                var slot = (long)(start + t) * headDim;
+                var slot = sequences[t] * kvHeads * span + (long)positions[t] * headDim;
                 for (var h = 0; h < heads; h++) Rotate(q + t * qSize + h * headDim, cos + t * half, sin + t * half);
                 for (var h = 0; h < kvHeads; h++)
                 {
@@ -189,9 +273,12 @@ public sealed unsafe class LlamaDecoder : IDisposable
                     Buffer.MemoryCopy(v + t * kvSize + h * headDim, layerValues + h * span + slot, headDim * sizeof(float), headDim * sizeof(float));
                 }
             }
-            for (var t = 0; t < count; t++) // causal: token t sees slots [0, start + t]
+            for (var t = 0; t < count; t++) // causal: token t sees its sequence's slots [0, position]
+            {
+                var region = sequences[t] * kvHeads * span;
                 for (var h = 0; h < heads; h++)
-                    Attend(q + t * qSize + h * headDim, layerKeys + h / groups * span, layerValues + h / groups * span, start + t + 1, scale, att + t * qSize + h * headDim);
+                    Attend(q + t * qSize + h * headDim, layerKeys + region + h / groups * span, layerValues + region + h / groups * span, positions[t] + 1, scale, att + t * qSize + h * headDim);
+            }
             single[0] = new MatVec((nint)w.O, (nint)w.OBias, (nint)att, (nint)tmp, d, qSize, count);
             Run(single);
             Add(x, tmp, count * d);
@@ -205,13 +292,12 @@ public sealed unsafe class LlamaDecoder : IDisposable
             Run(single);
             Add(x, tmp, count * d);
         }
-        Length += count;
-        if (!withLogits) return null;
-        var logits = empty([1, vocab], ScalarType.Float32).DetachFromDisposeScope();
-        RmsNorm(x + (count - 1) * d, finalNorm, xn);
-        single[0] = new MatVec((nint)head, 0, (nint)xn, (nint)DataPointer(logits), vocab, d, 1);
+        for (var t = 0; t < count; t++) lengths[sequences[t]]++;
+        if (output == null) return;
+        var (first, rows) = lastOnly ? (count - 1, 1) : (0, count);
+        for (var t = 0; t < rows; t++) RmsNorm(x + (first + t) * d, finalNorm, xn + t * d);
+        single[0] = new MatVec((nint)head, 0, (nint)xn, (nint)output, vocab, d, rows);
         Run(single);
-        return logits;
     }
 
     /// <summary>HF's rotate_half convention: element j pairs with j + head dim / 2.</summary>

@@ -43,8 +43,9 @@ public sealed class TokenGenerator(CausalLM model)
     public CausalLM Model { get; } = model;
 
     /// <summary>
-    /// Decode a single Llama prompt on CPU fp32 with <see cref="LlamaDecoder"/> (same logits, no per-op overhead) when
-    /// it applies; false = always the TorchSharp forward.
+    /// Decode Llama prompts on CPU fp32 with <see cref="LlamaDecoder"/> (same logits, no per-op overhead) when it applies:
+    /// one prompt, or a batch of up to <see cref="LlamaDecoder.MaxBatch"/> prompts each with its own cache region and
+    /// position (no padding; finished sequences are skipped); false = always the TorchSharp forward.
     /// </summary>
     public bool FastSingleStream { get; init; } = true;
 
@@ -90,7 +91,7 @@ public sealed class TokenGenerator(CausalLM model)
         var wasTraining = Model.training;
         Model.eval();
         var device = Model.parameters().First().device;
-        using var fast = FastSingleStream && prompts.Count == 1 ? LlamaDecoder.TryCreate(Model, longest + maxNew) : null;
+        using var fast = FastSingleStream && prompts.Count <= LlamaDecoder.MaxBatch ? LlamaDecoder.TryCreate(Model, longest + maxNew, prompts.Count) : null;
         using var cache = fast is null ? Model.CreateCache(prompts.Count, longest + maxNew) : null;
         using var sampler = options.Temperature > 0 && options.Seed is long seed ? new torch.Generator(unchecked((ulong)seed), device) : null;
         using var seen = options.RepetitionPenalty != 1.0 ? zeros([prompts.Count, config.VocabSize], ScalarType.Bool, device).DetachFromDisposeScope() : null;
@@ -98,7 +99,7 @@ public sealed class TokenGenerator(CausalLM model)
         try
         {
             MarkSeen(prompts, seen, device);
-            logits = fast?.Prefill(prompts[0]) ?? Prefill(prompts, cache!, device);
+            logits = fast is null ? Prefill(prompts, cache!, device) : prompts.Count == 1 ? fast.Prefill(prompts[0]) : fast.PrefillBatch(prompts);
             var positions = prompts.Select(p => (long)p.Count).ToArray();
             var finished = new bool[prompts.Count];
             for (var step = 1; ; step++)
@@ -115,7 +116,7 @@ public sealed class TokenGenerator(CausalLM model)
                 }
                 if (finished.All(f => f)) yield break;
                 logits.Dispose();
-                logits = fast?.Step((int)next[0]) ?? DecodeStep(next, positions, cache!, device);
+                logits = fast is null ? DecodeStep(next, positions, cache!, device) : prompts.Count == 1 ? fast.Step((int)next[0]) : fast.StepBatch(next, finished);
                 for (var row = 0; row < positions.Length; row++) positions[row]++;
             }
         }

@@ -171,4 +171,128 @@ public class LlamaDecoderTests
         using var actual = decoder.Prefill(prompt);
         Assert.True(TensorAssert.MaxAbsDiff(expected, actual) < Tolerance);
     }
+
+    // ---- batches: one decoder, several sequences with their own positions ----
+
+    public static TheoryData<string> BatchModels => ["llama_gqa_untied", "llama_tied_llama3", "biased"];
+
+    /// <summary>Prompts of lengths 21 (passes of 8, 8, 5), 3, 12 and 9: different positions and attention lengths per row.</summary>
+    static int[][] Prompts(int vocab) =>
+        [Prompt(21, vocab), .. new[] { 3, 12, 9 }.Select((length, salt) => Enumerable.Range(0, length).Select(i => (i * 29 + 11 * salt + 3) % vocab).ToArray())];
+
+    [Theory]
+    [MemberData(nameof(BatchModels))]
+    public void Batched_logits_equal_the_torch_batched_forward_at_every_step_and_row(string name)
+    {
+        using var model = Load(name);
+        model.eval();
+        var vocab = model.Config.VocabSize;
+        var prompts = Prompts(vocab);
+        var (batch, longest) = (prompts.Length, prompts.Max(p => p.Length));
+        const int steps = 40;
+        using var decoder = LlamaDecoder.TryCreate(model, longest + steps, batch);
+        Assert.NotNull(decoder);
+        using var cache = model.CreateCache(batch, longest + steps);
+        using var _ = no_grad();
+
+        // The torch path as TokenGenerator drives it: left padding, a mask, each row counting positions from its first token.
+        var ids = new long[batch * longest];
+        var isToken = new long[batch * longest];
+        for (var row = 0; row < batch; row++)
+            for (var i = 0; i < prompts[row].Length; i++)
+            {
+                ids[row * longest + longest - prompts[row].Length + i] = prompts[row][i];
+                isToken[row * longest + longest - prompts[row].Length + i] = 1;
+            }
+        var positions = prompts.Select(p => (long)p.Length).ToArray();
+        var next = new long[batch];
+        var worst = 0f;
+        for (var step = 0; step < steps; step++)
+        {
+            using var scope = NewDisposeScope();
+            Tensor expected;
+            if (step == 0)
+            {
+                var mask = tensor(isToken, [batch, longest]);
+                expected = model.forward(tensor(ids, [batch, longest]), (mask.cumsum(1) - 1).clamp_min(0), cache, mask, lastTokenOnly: true).squeeze(1);
+            }
+            else
+            {
+                expected = model.forward(tensor(next, [batch, 1]), tensor(positions, [batch, 1]), cache, lastTokenOnly: true).squeeze(1);
+                for (var row = 0; row < batch; row++) positions[row]++;
+            }
+            using var actual = step == 0 ? decoder.PrefillBatch(prompts) : decoder.StepBatch(next);
+            Assert.Equal(new long[] { batch, vocab }, actual.shape);
+            for (var row = 0; row < batch; row++)
+            {
+                var diff = TensorAssert.MaxAbsDiff(expected[row], actual[row]);
+                Assert.True(diff < Tolerance, $"{name}: step {step} row {row} logits differ by {diff}");
+                worst = Math.Max(worst, diff);
+            }
+            next = expected.argmax(-1).data<long>().ToArray();
+        }
+        for (var row = 0; row < batch; row++) Assert.Equal(prompts[row].Length + steps - 1, decoder.LengthOf(row));
+        Assert.True(worst < Tolerance, $"{name}: logits differ by {worst}");
+    }
+
+    [Theory]
+    [MemberData(nameof(BatchModels))]
+    public void Batched_greedy_tokens_equal_each_prompt_decoded_alone_and_the_torch_batch(string name)
+    {
+        using var model = Load(name);
+        var prompts = Prompts(model.Config.VocabSize);
+        var options = SamplingOptions.Greedy(32) with { StopTokenIds = NoStop };
+        var generator = new TokenGenerator(model);
+        var batch = generator.GenerateBatch(prompts, options);
+        var torchBatch = new TokenGenerator(model) { FastSingleStream = false }.GenerateBatch(prompts, options);
+        for (var row = 0; row < prompts.Length; row++)
+        {
+            Assert.Equal(32, batch[row].TokenIds.Count);
+            Assert.Equal(generator.Generate(prompts[row], options).TokenIds, batch[row].TokenIds);
+            Assert.Equal(torchBatch[row].TokenIds, batch[row].TokenIds);
+        }
+    }
+
+    [Fact]
+    public void Batched_seeded_sampling_with_stops_equals_the_torch_batch()
+    {
+        using var model = Load("preset:tiny");
+        var prompts = Prompts(model.Config.VocabSize);
+        var free = new SamplingOptions { MaxNewTokens = 40, Temperature = 0.8, TopK = 40, TopP = 0.9, RepetitionPenalty = 1.1, Seed = 5, StopTokenIds = NoStop };
+        var reference = new TokenGenerator(model) { FastSingleStream = false }.GenerateBatch(prompts, free);
+        // Stop on a token one row produces early, so rows finish at different steps and are skipped from then on.
+        var options = free with { StopTokenIds = [reference[1].TokenIds[3]] };
+        var fast = new TokenGenerator(model).GenerateBatch(prompts, options);
+        var torchPath = new TokenGenerator(model) { FastSingleStream = false }.GenerateBatch(prompts, options);
+        Assert.Contains(fast, r => r.FinishReason == FinishReason.Stop);
+        for (var row = 0; row < prompts.Length; row++)
+        {
+            Assert.Equal(torchPath[row].FinishReason, fast[row].FinishReason);
+            Assert.Equal(torchPath[row].TokenIds, fast[row].TokenIds);
+        }
+    }
+
+    [Fact]
+    public void A_skipped_sequence_keeps_its_cache_and_gets_zero_logits()
+    {
+        using var model = Load("llama_gqa_untied");
+        var prompts = Prompts(model.Config.VocabSize)[..3];
+        using var all = LlamaDecoder.TryCreate(model, 40, 3)!;
+        using var some = LlamaDecoder.TryCreate(model, 40, 3)!;
+        using var scope = NewDisposeScope();
+        all.PrefillBatch(prompts);
+        some.PrefillBatch(prompts);
+        long[] tokens = [4, 9, 2];
+        var expected = all.StepBatch(tokens);
+        var actual = some.StepBatch(tokens, [false, true, false]);
+        Assert.Equal(prompts[1].Length, some.LengthOf(1));
+        Assert.Equal(prompts[0].Length + 1, some.LengthOf(0));
+        Assert.Equal(0f, actual[1].abs().max().item<float>());
+        Assert.True(TensorAssert.MaxAbsDiff(expected[0], actual[0]) < Tolerance);
+        Assert.True(TensorAssert.MaxAbsDiff(expected[2], actual[2]) < Tolerance);
+        // The skipped row resumes where it stopped.
+        var resumed = some.StepBatch([5, tokens[1], 6], [true, false, true]);
+        Assert.True(TensorAssert.MaxAbsDiff(expected[1], resumed[1]) < Tolerance);
+        Assert.Null(LlamaDecoder.TryCreate(model, 16, LlamaDecoder.MaxBatch + 1));
+    }
 }
