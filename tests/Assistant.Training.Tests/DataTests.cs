@@ -33,15 +33,16 @@ public sealed class DataTests
     }
 
     [Theory]
-    [InlineData("""{"messages":[{"role":"user","content":"hi"}""", ":2: not valid JSON")]
-    [InlineData("""[1,2]""", ":2: a JSON object is expected")]
-    [InlineData("""{"messages":[]}""", ":2: 'messages' must be a non-empty array")]
-    [InlineData("""{"messages":[{"role":"bot","content":"hi"}]}""", ":2: messages[0].role 'bot' is not one of system, user, assistant")]
-    [InlineData("""{"messages":[{"role":"user"}]}""", ":2: messages[0].content is missing")]
-    [InlineData("""{"messages":[{"role":"user","content":"hi"}]}""", ":2: the conversation has no assistant message")]
-    [InlineData("""{"context":"hi"}""", ":2: 'response' is missing")]
-    [InlineData("""{"prompt":"hi","completion":5}""", ":2: 'completion' must be a string, found number")]
-    [InlineData("""{"question":"hi","answer":"yo"}""", ":2: unrecognised record with keys 'question', 'answer'")]
+    [InlineData("""{"messages":[{"role":"user","content":"hi"}""", ":2: invalid_json: ")]
+    [InlineData("""[1,2]""", ":2: data_type: ")]
+    [InlineData("""{"messages":[]}""", ":2: missing_messages_list: ")]
+    [InlineData("""{"messages":[{"role":"bot","content":"hi"}]}""", ":2: unrecognized_role: ")]
+    [InlineData("""{"messages":[{"role":"user"}]}""", ":2: message_missing_key: ")]
+    [InlineData("""{"messages":[{"role":"user","content":"hi"}]}""", ":2: example_missing_assistant_message: ")]
+    [InlineData("""{"context":"hi"}""", ":2: missing_field: ")]
+    [InlineData("""{"prompt":"hi","completion":5}""", ":2: data_type: ")]
+    [InlineData("""{"question":"hi","answer":"yo"}""", ":2: unknown_format: ")]
+    // The codes are the ones uploads are validated with: the trainer parses through Assistant.Datasets.
     public void A_bad_line_is_reported_with_its_number_and_fault(string badLine, string expected)
     {
         using var temp = new TempFolder();
@@ -58,7 +59,7 @@ public sealed class DataTests
         var data = TestData.Write(temp.Path, "train.jsonl", """{"text":"fine"}""", """{"text":"fine"}""", """{"txt":"typo"}""");
         var spec = new TrainingSpec { Model = temp.Sub("no-such-model"), TrainFile = data, OutputDir = temp.Sub("out"), Config = TinyModel.Config with { Method = TrainingMethods.Pretrain } };
         var error = Assert.Throws<TrainingDataException>(() => TrainingRun.Execute(spec, null, TestContext.Current.CancellationToken));
-        Assert.Contains("train.jsonl:3: unrecognised record with keys 'txt'", error.Message);
+        Assert.Contains("train.jsonl:3: unknown_format: ", error.Message);
         Assert.False(Directory.Exists(temp.Sub("out")));
     }
 

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using Assistant.Datasets;
 using Assistant.Tokenization;
 
 namespace Assistant.Modeling.Training;
@@ -45,71 +45,27 @@ public static class TrainingData
         return examples;
     }
 
+    /// <summary>
+    /// One record, parsed by the same code that validates uploads (<see cref="DatasetExample.Parse"/>), so the
+    /// trainer reads exactly what the platform accepted; the error names the file, line, code and field.
+    /// </summary>
     public static TrainingExample Parse(string line, int lineNumber, string source, bool requireAssistant)
     {
-        string Where() => $"{source}:{lineNumber}";
-        JsonDocument document;
-        try { document = JsonDocument.Parse(line); }
-        catch (JsonException e) { throw new TrainingDataException($"{Where()}: not valid JSON ({e.Message})", e); }
-        using (document)
+        DatasetExample example;
+        try
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new TrainingDataException($"{Where()}: a JSON object is expected, found {root.ValueKind.ToString().ToLowerInvariant()}.");
-            string Field(string name, bool required = true)
-            {
-                if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-                    return required ? throw new TrainingDataException($"{Where()}: '{name}' is missing.") : "";
-                return value.ValueKind == JsonValueKind.String ? value.GetString()!
-                    : throw new TrainingDataException($"{Where()}: '{name}' must be a string, found {value.ValueKind.ToString().ToLowerInvariant()}.");
-            }
-
-            IReadOnlyList<ChatMessage>? messages = null;
-            string? text = null;
-            if (root.TryGetProperty("messages", out var list)) messages = Messages(list, Where);
-            else if (root.TryGetProperty("context", out _) || root.TryGetProperty("response", out _))
-                messages = [ChatMessage.FromUser(Field("context")), ChatMessage.FromAssistant(Field("response"))];
-            else if (root.TryGetProperty("prompt", out _) || root.TryGetProperty("completion", out _))
-                messages = [ChatMessage.FromUser(Field("prompt")), ChatMessage.FromAssistant(Field("completion"))];
-            else if (root.TryGetProperty("instruction", out _) || root.TryGetProperty("output", out _))
-            {
-                var input = Field("input", required: false);
-                var instruction = Field("instruction");
-                messages = [ChatMessage.FromUser(input.Length > 0 ? $"{instruction}\n\n{input}" : instruction), ChatMessage.FromAssistant(Field("output"))];
-            }
-            else if (root.TryGetProperty("text", out _))
-            {
-                text = Field("text");
-                if (text.Length == 0) throw new TrainingDataException($"{Where()}: 'text' is empty.");
-            }
-            else
-            {
-                var keys = string.Join(", ", root.EnumerateObject().Select(p => $"'{p.Name}'"));
-                throw new TrainingDataException($"{Where()}: unrecognised record with keys {(keys.Length > 0 ? keys : "(none)")}; expected {Formats}.");
-            }
-            if (messages is not null && requireAssistant && !messages.Any(m => m.Role == ChatMessage.Assistant))
-                throw new TrainingDataException($"{Where()}: the conversation has no assistant message to train on.");
-            return new TrainingExample(lineNumber, messages, text);
+            example = DatasetExample.Parse(line);
         }
-    }
-
-    static ChatMessage[] Messages(JsonElement list, Func<string> where)
-    {
-        if (list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
-            throw new TrainingDataException($"{where()}: 'messages' must be a non-empty array of {{\"role\", \"content\"}} objects.");
-        var messages = new ChatMessage[list.GetArrayLength()];
-        var i = 0;
-        foreach (var item in list.EnumerateArray())
+        catch (DatasetFormatException e)
         {
-            if (item.ValueKind != JsonValueKind.Object) throw new TrainingDataException($"{where()}: messages[{i}] must be an object with 'role' and 'content'.");
-            var role = item.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()!
-                : throw new TrainingDataException($"{where()}: messages[{i}].role is missing or not a string.");
-            if (role is not (ChatMessage.System or ChatMessage.User or ChatMessage.Assistant))
-                throw new TrainingDataException($"{where()}: messages[{i}].role '{role}' is not one of system, user, assistant.");
-            var content = item.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()!
-                : throw new TrainingDataException($"{where()}: messages[{i}].content is missing or not a string.");
-            messages[i++] = new ChatMessage(role, content);
+            throw new TrainingDataException($"{source}:{lineNumber}: {e.Code}: {e.Message}{(e.Param is null ? "" : $" ({e.Param})")}", e);
         }
-        return messages;
+        var conversation = example.Conversation;
+        if (conversation is not null && requireAssistant && !conversation.Any(m => m.Role == ChatMessage.Assistant))
+        {
+            throw new TrainingDataException($"{source}:{lineNumber}: the conversation has no assistant message to train on.");
+        }
+        return new TrainingExample(lineNumber, conversation, example.Text);
     }
 }
 
