@@ -33,7 +33,7 @@ internal static class DatasetsCommand
         {
             file, name, description, format, maxLength,
         };
-        command.SetAction((parse, ct) => RunAsync(parse, async (http, output, error) =>
+        command.SetAction((parse, ct) => GatewayConnection.RunAsync(parse, async (http, output, error) =>
         {
             var path = parse.GetValue(file)!;
             if (!path.Exists)
@@ -64,14 +64,14 @@ internal static class DatasetsCommand
             await output.WriteLineAsync($"{root.GetProperty("ref").GetString()} {verb}: {root.GetProperty("examples").GetInt64()} examples, " +
                 $"{root.GetProperty("tokens").GetInt64()} tokens, format {root.GetProperty("format").GetString()}, sha256 {root.GetProperty("sha256").GetString()![..12]}");
             return 0;
-        }, ct));
+        }));
         return command;
     }
 
     private static Command List()
     {
         var command = new Command("list", "List datasets with their latest version.");
-        command.SetAction((parse, ct) => RunAsync(parse, async (http, output, error) =>
+        command.SetAction((parse, ct) => GatewayConnection.RunAsync(parse, async (http, output, error) =>
         {
             using var response = await http.GetAsync("api/datasets", ct);
             if (!response.IsSuccessStatusCode)
@@ -85,7 +85,7 @@ internal static class DatasetsCommand
                 await output.WriteLineAsync($"{d.GetProperty("name").GetString(),-32} {Text(d, "latest_version"),6} {Text(d, "examples"),10} {Text(d, "format"),-18} {Text(d, "description")}");
             }
             return 0;
-        }, ct));
+        }));
         return command;
     }
 
@@ -93,7 +93,7 @@ internal static class DatasetsCommand
     {
         var reference = new Argument<string>("dataset") { Description = "NAME (all versions) or NAME@VERSION / NAME@latest." };
         var command = new Command("show", "Show a dataset's versions, or one version's statistics.") { reference };
-        command.SetAction((parse, ct) => RunAsync(parse, async (http, output, error) =>
+        command.SetAction((parse, ct) => GatewayConnection.RunAsync(parse, async (http, output, error) =>
         {
             var text = parse.GetValue(reference)!;
             var path = text.Contains('@') ? VersionPath(text) : $"api/datasets/{Uri.EscapeDataString(text)}";
@@ -118,7 +118,7 @@ internal static class DatasetsCommand
                 await output.WriteLineAsync(JsonSerializer.Serialize(root, Indented));
             }
             return 0;
-        }, ct));
+        }));
         return command;
     }
 
@@ -129,7 +129,7 @@ internal static class DatasetsCommand
         var limit = new Option<int>("--limit") { Description = "How many examples (1-500).", DefaultValueFactory = _ => 20 };
         var search = new Option<string?>("--search") { Description = "Only examples containing this text." };
         var command = new Command("examples", "Print a page of a version's examples as JSON lines.") { reference, offset, limit, search };
-        command.SetAction((parse, ct) => RunAsync(parse, async (http, output, error) =>
+        command.SetAction((parse, ct) => GatewayConnection.RunAsync(parse, async (http, output, error) =>
         {
             var query = $"offset={parse.GetValue(offset)}&limit={parse.GetValue(limit)}";
             if (parse.GetValue(search) is { Length: > 0 } s) { query += $"&search={Uri.EscapeDataString(s)}"; }
@@ -145,7 +145,7 @@ internal static class DatasetsCommand
             }
             await error.WriteLineAsync($"{page.RootElement.GetProperty("items").GetArrayLength()} of {page.RootElement.GetProperty("total").GetInt64()} matching example(s)");
             return 0;
-        }, ct));
+        }));
         return command;
     }
 
@@ -155,7 +155,7 @@ internal static class DatasetsCommand
         var ratios = new Option<string>("--ratios") { Description = "train,validation,test fractions summing to 1.", DefaultValueFactory = _ => "0.8,0.1,0.1" };
         var seed = new Option<int>("--seed") { Description = "Seed of the deterministic shuffle.", DefaultValueFactory = _ => 42 };
         var command = new Command("split", "Split a version deterministically into train/validation/test.") { reference, ratios, seed };
-        command.SetAction((parse, ct) => RunAsync(parse, async (http, output, error) =>
+        command.SetAction((parse, ct) => GatewayConnection.RunAsync(parse, async (http, output, error) =>
         {
             var parts = parse.GetValue(ratios)!.Split(',');
             var values = new double[parts.Length];
@@ -177,7 +177,7 @@ internal static class DatasetsCommand
             await output.WriteLineAsync($"split {split.RootElement.GetProperty("id").GetGuid()}: train {p.GetProperty("train").GetProperty("examples").GetInt64()}, " +
                 $"validation {p.GetProperty("validation").GetProperty("examples").GetInt64()}, test {p.GetProperty("test").GetProperty("examples").GetInt64()}");
             return 0;
-        }, ct));
+        }));
         return command;
     }
 
@@ -188,7 +188,7 @@ internal static class DatasetsCommand
         var split = new Option<Guid?>("--split") { Description = "Download one part of this split instead of the whole version." };
         var part = new Option<string>("--part") { Description = "train, validation or test (with --split).", DefaultValueFactory = _ => "train" };
         var command = new Command("download", "Download a version's JSONL bytes.") { reference, outFile, split, part };
-        command.SetAction((parse, ct) => RunAsync(parse, async (http, output, error) =>
+        command.SetAction((parse, ct) => GatewayConnection.RunAsync(parse, async (http, output, error) =>
         {
             var path = VersionPath(parse.GetValue(reference)!) + (parse.GetValue(split) is { } id ? $"/splits/{id}/{parse.GetValue(part)}" : "/download");
             http.Timeout = Timeout.InfiniteTimeSpan;
@@ -210,29 +210,8 @@ internal static class DatasetsCommand
                 await body.CopyToAsync(stdout, ct);
             }
             return 0;
-        }, ct));
+        }));
         return command;
-    }
-
-    /// <summary>Runs a verb with a gateway client, turning an unreachable gateway into one readable line.</summary>
-    private static async Task<int> RunAsync(ParseResult parse, Func<HttpClient, TextWriter, TextWriter, Task<int>> verb, CancellationToken ct)
-    {
-        var error = parse.InvocationConfiguration.Error;
-        using var http = GatewayConnection.CreateClient(parse);
-        try
-        {
-            return await verb(http, parse.InvocationConfiguration.Output, error);
-        }
-        catch (HttpRequestException ex)
-        {
-            await error.WriteLineAsync(GatewayConnection.Unreachable(parse.GetValue(GatewayConnection.Gateway)!, ex));
-            return 1;
-        }
-        catch (DatasetReferenceException ex)
-        {
-            await error.WriteLineAsync($"error: {ex.Message}");
-            return 1;
-        }
     }
 
     private static string VersionPath(string reference)
@@ -240,15 +219,13 @@ internal static class DatasetsCommand
         var at = reference.IndexOf('@');
         if (at <= 0 || at == reference.Length - 1)
         {
-            throw new DatasetReferenceException($"'{reference}' is not NAME@VERSION (or NAME@latest).");
+            throw new ArgumentValueException($"'{reference}' is not NAME@VERSION (or NAME@latest).");
         }
         return $"api/datasets/{Uri.EscapeDataString(reference[..at])}/versions/{Uri.EscapeDataString(reference[(at + 1)..])}";
     }
 
     private static string Text(JsonElement element, string property) =>
         element.TryGetProperty(property, out var value) && value.ValueKind != JsonValueKind.Null ? value.ToString() : "";
-
-    private sealed class DatasetReferenceException(string message) : Exception(message);
 
     /// <summary>
     /// Reports how much of the file has gone up: a redrawn bar on a terminal, a line every 10% otherwise.

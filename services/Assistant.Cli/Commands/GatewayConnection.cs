@@ -42,6 +42,30 @@ internal static class GatewayConnection
         return http;
     }
 
+    /// <summary>
+    /// Runs a platform verb with a gateway client; an unreachable gateway or a bad argument becomes one
+    /// readable line on stderr and exit code 1.
+    /// </summary>
+    public static async Task<int> RunAsync(ParseResult parse, Func<HttpClient, TextWriter, TextWriter, Task<int>> verb)
+    {
+        var error = parse.InvocationConfiguration.Error;
+        using var http = CreateClient(parse);
+        try
+        {
+            return await verb(http, parse.InvocationConfiguration.Output, error);
+        }
+        catch (HttpRequestException ex)
+        {
+            await error.WriteLineAsync(Unreachable(parse.GetValue(Gateway)!, ex));
+            return 1;
+        }
+        catch (ArgumentValueException ex)
+        {
+            await error.WriteLineAsync($"error: {ex.Message}");
+            return 1;
+        }
+    }
+
     /// <summary>A sentence a person can act on, instead of a stack trace.</summary>
     public static string Unreachable(Uri gateway, HttpRequestException ex) =>
         $"Cannot reach the gateway at {gateway} ({ex.HttpRequestError switch
@@ -51,3 +75,6 @@ internal static class GatewayConnection
             _ => ex.Message,
         }}). Is the platform running (./run.sh)? Set --gateway or ASSISTANT_GATEWAY to its URL.";
 }
+
+/// <summary>An argument a verb could not use; the message says what is wrong with it.</summary>
+internal sealed class ArgumentValueException(string message) : Exception(message);

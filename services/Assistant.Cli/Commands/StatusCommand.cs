@@ -20,56 +20,41 @@ internal static class StatusCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(ParseResult parse, bool asJson, CancellationToken ct)
+    private static Task<int> RunAsync(ParseResult parse, bool asJson, CancellationToken ct) =>
+        GatewayConnection.RunAsync(parse, async (http, output, error) =>
     {
-        var output = parse.InvocationConfiguration.Output;
-        var error = parse.InvocationConfiguration.Error;
         var gateway = parse.GetValue(GatewayConnection.Gateway)!;
-        using var http = GatewayConnection.CreateClient(parse);
-        JsonDocument health;
-        int modelCount;
-        try
+        using var response = await http.GetAsync("api/health", ct);
+        if (response.Content.Headers.ContentType?.MediaType != "application/json")
         {
-            using var response = await http.GetAsync("api/health", ct);
-            if (response.Content.Headers.ContentType?.MediaType != "application/json")
-            {
-                await error.WriteLineAsync($"The gateway at {gateway} answered /api/health with HTTP {(int)response.StatusCode}; the training API is not reachable behind it.");
-                return 1;
-            }
-            health = (await response.Content.ReadFromJsonAsync<JsonDocument>(ct))!;
-            using var models = await http.GetFromJsonAsync<JsonDocument>("v1/models", ct);
-            modelCount = models!.RootElement.GetProperty("data").GetArrayLength();
-        }
-        catch (HttpRequestException ex)
-        {
-            await error.WriteLineAsync(GatewayConnection.Unreachable(gateway, ex));
+            await error.WriteLineAsync($"The gateway at {gateway} answered /api/health with HTTP {(int)response.StatusCode}; the training API is not reachable behind it.");
             return 1;
         }
+        using var health = (await response.Content.ReadFromJsonAsync<JsonDocument>(ct))!;
+        using var models = await http.GetFromJsonAsync<JsonDocument>("v1/models", ct);
+        var modelCount = models!.RootElement.GetProperty("data").GetArrayLength();
 
-        using (health)
+        var root = health.RootElement;
+        var healthy = root.GetProperty("status").GetString() == "ok";
+        if (asJson)
         {
-            var root = health.RootElement;
-            var healthy = root.GetProperty("status").GetString() == "ok";
-            if (asJson)
-            {
-                await output.WriteLineAsync(JsonSerializer.Serialize(root, new JsonSerializerOptions { WriteIndented = true }));
-                return healthy ? 0 : 1;
-            }
-            await output.WriteLineAsync($"Assistant {root.GetProperty("version").GetString()} at {gateway}");
-            await output.WriteLineAsync($"  {"gateway",-14} up");
-            await output.WriteLineAsync($"  {"training-api",-14} up");
-            foreach (var dependency in root.GetProperty("dependencies").EnumerateObject())
-            {
-                var ok = dependency.Value.GetProperty("status").GetString() == "ok";
-                var detail = ok
-                    ? $"{dependency.Value.GetProperty("latency_ms").GetDouble():0.#} ms"
-                    : dependency.Value.GetProperty("error").GetString();
-                await output.WriteLineAsync($"  {dependency.Name,-14} {(ok ? "up" : "DOWN"),-5} {detail}");
-            }
-            var workers = root.GetProperty("workers").EnumerateArray().Count(w => w.GetProperty("alive").GetBoolean());
-            await output.WriteLineAsync($"  {"trainer",-14} {(workers > 0 ? "up" : "DOWN"),-5} {workers} worker(s) alive");
-            await output.WriteLineAsync($"  {"inference",-14} up    {modelCount} model(s) deployed");
+            await output.WriteLineAsync(JsonSerializer.Serialize(root, new JsonSerializerOptions { WriteIndented = true }));
             return healthy ? 0 : 1;
         }
-    }
+        await output.WriteLineAsync($"Assistant {root.GetProperty("version").GetString()} at {gateway}");
+        await output.WriteLineAsync($"  {"gateway",-14} up");
+        await output.WriteLineAsync($"  {"training-api",-14} up");
+        foreach (var dependency in root.GetProperty("dependencies").EnumerateObject())
+        {
+            var ok = dependency.Value.GetProperty("status").GetString() == "ok";
+            var detail = ok
+                ? $"{dependency.Value.GetProperty("latency_ms").GetDouble():0.#} ms"
+                : dependency.Value.GetProperty("error").GetString();
+            await output.WriteLineAsync($"  {dependency.Name,-14} {(ok ? "up" : "DOWN"),-5} {detail}");
+        }
+        var workers = root.GetProperty("workers").EnumerateArray().Count(w => w.GetProperty("alive").GetBoolean());
+        await output.WriteLineAsync($"  {"trainer",-14} {(workers > 0 ? "up" : "DOWN"),-5} {workers} worker(s) alive");
+        await output.WriteLineAsync($"  {"inference",-14} up    {modelCount} model(s) deployed");
+        return healthy ? 0 : 1;
+    });
 }

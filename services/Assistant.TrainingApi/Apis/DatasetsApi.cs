@@ -25,9 +25,12 @@ public sealed record DatasetVersionDto(
 {
     public static DatasetVersionDto From(DatasetVersion v, string dataset, bool deduplicated = false) => new(
         dataset, v.Version, $"{dataset}@{v.Version}", v.Origin, v.ParentVersion, v.Message, v.Format, v.Sha256, v.SizeBytes,
-        v.Examples, v.Tokens, v.Tokenizer, JsonDocument.Parse(v.Statistics).RootElement,
-        v.Derivation is null ? null : JsonDocument.Parse(v.Derivation).RootElement,
+        v.Examples, v.Tokens, v.Tokenizer, Json(v.Statistics),
+        v.Derivation is null ? null : Json(v.Derivation),
         v.SourceFileName, v.CreatedBy, v.CreatedAt, v.Splits.OrderBy(s => s.CreatedAt).Select(SplitDto).ToList(), deduplicated);
+
+    /// <summary>A stored JSON text as a self-contained element (no pooled document left undisposed).</summary>
+    public static JsonElement Json(string text) => JsonSerializer.Deserialize<JsonElement>(text);
 
     public static DatasetSplitDto SplitDto(DatasetSplit s) => new(s.Id, s.Seed, [s.TrainRatio, s.ValidationRatio, s.TestRatio],
         new Dictionary<string, DatasetSplitPartDto>
@@ -193,7 +196,7 @@ public static class DatasetsApi
         var resolved = await ResolveAsync(catalog, name, version, ct);
         var page = await catalog.ExamplesAsync(resolved, offset, limit, search, ct);
         return TypedResults.Ok(new ExamplePageDto(page.Offset, page.Limit, page.Total,
-            page.Items.Select(i => new ExampleDto(i.Index, i.Line, JsonDocument.Parse(i.Example.ToJsonLine()).RootElement)).ToList()));
+            page.Items.Select(i => new ExampleDto(i.Index, i.Line, DatasetVersionDto.Json(i.Example.ToJsonLine()))).ToList()));
     }
 
     private static async Task<FileStreamHttpResult> Download(string name, string version, DatasetCatalog catalog, CancellationToken ct)
