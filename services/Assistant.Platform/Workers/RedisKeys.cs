@@ -5,7 +5,7 @@ public static class RedisKeys
 {
     public const string ConnectionName = "redis";
 
-    /// <summary>Stream of job ids, consumed by the trainers' group.</summary>
+    /// <summary>Stream of work for trainers: fields <c>kind</c> (job or evaluation) and <c>id</c>.</summary>
     public const string JobStream = "assistant:jobs";
     public const string TrainerGroup = "trainers";
 
@@ -15,7 +15,29 @@ public static class RedisKeys
     /// </summary>
     public const string JobNotifications = "assistant:jobs:notify";
 
+    /// <summary>
+    /// A key that exists while Redis holds the queue. It is written with the stream and never expires, so
+    /// if it is gone Redis lost its data (flush, restart without persistence) and the reconciler rebuilds
+    /// the stream from Postgres.
+    /// </summary>
+    public const string QueueSentinel = "assistant:jobs:sentinel";
+
     /// <summary>Key that exists while a worker is alive (refreshed with a TTL).</summary>
     public static string WorkerHeartbeat(string workerId) => $"assistant:workers:{workerId}:heartbeat";
     public const string WorkerHeartbeatPattern = "assistant:workers:*:heartbeat";
+
+    /// <summary>Set (with a TTL) when a running job is asked to cancel; Postgres holds the request too.</summary>
+    public static string JobCancel(string jobId) => $"assistant:jobs:{jobId}:cancel";
+
+    /// <summary>Channel carrying the ids of jobs asked to cancel, so their worker reacts at once.</summary>
+    public const string CancelNotifications = "assistant:jobs:cancel";
+
+    /// <summary>
+    /// Live updates of one job (status changes, metrics, events) as JSON <see cref="Jobs.LiveUpdate"/>
+    /// messages; the API's SSE endpoint relays them.
+    /// </summary>
+    public static string JobLive(string jobId) => $"assistant:jobs:{jobId}:live";
+
+    /// <summary>Channel of every job's status changes (dashboards, the alert monitor).</summary>
+    public const string JobStatusChanges = "assistant:jobs:status";
 }
