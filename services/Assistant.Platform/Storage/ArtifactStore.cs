@@ -80,6 +80,75 @@ public sealed class ArtifactStore(IAmazonS3 s3, ObjectStoreConnection connection
 
     public Task DeleteAsync(string key, CancellationToken ct = default) => s3.DeleteObjectAsync(Bucket, key, ct);
 
+    /// <summary>Keys and sizes of every object under <paramref name="prefix"/>, following pagination.</summary>
+    public async Task<List<(string Key, long Size)>> ListAsync(string prefix, CancellationToken ct = default)
+    {
+        using var span = Activity.StartActivity("s3 list");
+        span?.SetTag("s3.prefix", prefix);
+        var objects = new List<(string, long)>();
+        var request = new ListObjectsV2Request { BucketName = Bucket, Prefix = prefix };
+        ListObjectsV2Response response;
+        do
+        {
+            response = await s3.ListObjectsV2Async(request, ct);
+            foreach (var item in response.S3Objects ?? []) objects.Add((item.Key, item.Size ?? 0));
+            request.ContinuationToken = response.NextContinuationToken;
+        }
+        while (response.IsTruncated == true);
+        return objects;
+    }
+
+    /// <summary>Uploads every file under <paramref name="folder"/> to <paramref name="prefix"/> + its relative path ('/' separators).</summary>
+    public async Task UploadFolderAsync(string folder, string prefix, CancellationToken ct = default)
+    {
+        using var span = Activity.StartActivity("s3 upload folder");
+        span?.SetTag("s3.prefix", prefix);
+        foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(folder, file).Replace(Path.DirectorySeparatorChar, '/');
+            await PutFileAsync(prefix + relative, file, ct: ct);
+        }
+    }
+
+    /// <summary>
+    /// Downloads every object under <paramref name="prefix"/> into <paramref name="folder"/>, keeping the
+    /// relative layout. Each file is written beside its name and renamed when whole, so a crash never
+    /// leaves a truncated file under the real name. Returns the number of files.
+    /// </summary>
+    public async Task<int> DownloadFolderAsync(string prefix, string folder, CancellationToken ct = default)
+    {
+        using var span = Activity.StartActivity("s3 download folder");
+        span?.SetTag("s3.prefix", prefix);
+        var objects = await ListAsync(prefix, ct);
+        var root = Path.GetFullPath(folder);
+        foreach (var (key, _) in objects)
+        {
+            var target = Path.GetFullPath(Path.Combine(root, key[prefix.Length..]));
+            if (!target.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"Object '{key}' would be written outside '{folder}'.");
+            }
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            var partial = target + ".partial";
+            await using (var source = await OpenReadAsync(key, ct))
+            await using (var file = File.Create(partial))
+            {
+                await source.CopyToAsync(file, ct);
+            }
+            File.Move(partial, target, overwrite: true);
+        }
+        return objects.Count;
+    }
+
+    /// <summary>Deletes every object under <paramref name="prefix"/> (a checkpoint, a job's files).</summary>
+    public async Task<int> DeletePrefixAsync(string prefix, CancellationToken ct = default)
+    {
+        var objects = await ListAsync(prefix, ct);
+        // One request per object: every S3 server (and the local emulator) supports it; prefixes are small.
+        foreach (var (key, _) in objects) await DeleteAsync(key, ct);
+        return objects.Count;
+    }
+
     /// <summary>A cheap round trip that proves the store answers and the bucket exists.</summary>
     public async Task CheckReachableAsync(CancellationToken ct = default)
     {
