@@ -59,7 +59,19 @@ internal sealed class ApiProblems : IEndpointFilter
         {
             return From(ex.StatusCode, "body", ex.Message);
         }
+        catch (Exception ex) when (IsUnavailable(ex))
+        {
+            // Not the caller's fault and not a bug: a store is down or slow. Say so, so clients retry.
+            context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger<ApiProblems>()
+                .LogWarning(ex, "A dependency failed while serving {Path}", context.HttpContext.Request.Path);
+            context.HttpContext.Response.Headers.RetryAfter = "5";
+            return From(StatusCodes.Status503ServiceUnavailable, null, "A platform dependency (Postgres, Redis or S3) is unavailable; try again shortly.");
+        }
     }
+
+    private static bool IsUnavailable(Exception ex) => ex is StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException
+        or Npgsql.NpgsqlException { IsTransient: true } or Amazon.Runtime.AmazonServiceException { StatusCode: >= System.Net.HttpStatusCode.InternalServerError }
+        || ex is Microsoft.EntityFrameworkCore.Storage.RetryLimitExceededException;
 
     public static IResult From(int status, string? param, string message)
     {
@@ -69,6 +81,7 @@ internal sealed class ApiProblems : IEndpointFilter
             StatusCodes.Status404NotFound => ("Not found", "not-found"),
             StatusCodes.Status409Conflict => ("Conflict", "conflict"),
             StatusCodes.Status413PayloadTooLarge => ("The body is too large", "too-large"),
+            StatusCodes.Status503ServiceUnavailable => ("Temporarily unavailable", "unavailable"),
             _ => ("The request cannot be served", "request-refused"),
         };
         var extensions = new Dictionary<string, object?> { ["param"] = param };

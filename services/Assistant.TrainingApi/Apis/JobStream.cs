@@ -92,10 +92,10 @@ public static class JobStream
         {
             // The client went away.
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is not OperationCanceledException && http.Response.HasStarted)
         {
-            // Headers are sent: the client sees the stream end and can reconnect.
-            loggers.CreateLogger(typeof(JobStream)).LogWarning(ex, "Live stream of job {JobId} ended: Redis failed", id);
+            // Too late for a problem response: end the stream; the client reconnects and gets the job's state first.
+            loggers.CreateLogger(typeof(JobStream)).LogWarning(ex, "Live stream of job {JobId} ended early", id);
         }
         finally
         {

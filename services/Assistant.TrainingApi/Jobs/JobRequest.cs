@@ -86,6 +86,17 @@ public sealed record JobRequest
                 hyperparameters[key] = value;
             }
         }
+        if (hyperparameters.GetValueOrDefault("method") is { } innerMethod)
+        {
+            // The method is a top-level choice; hyperparameters.method may only repeat it.
+            var named = innerMethod.GetValueKind() == JsonValueKind.String ? innerMethod.GetValue<string>() : innerMethod.ToJsonString();
+            if (body["method"] is not null && named != method || !TrainingMethods.All.Contains(named))
+            {
+                throw ApiProblem.Invalid("hyperparameters.method", $"hyperparameters.method '{named}' must be one of {string.Join(", ", TrainingMethods.All)} and agree with method.");
+            }
+            method = named;
+            hyperparameters.Remove("method");
+        }
         foreach (var key in SeedDefaults.Keys)
         {
             if (body[key] is not { } value)
