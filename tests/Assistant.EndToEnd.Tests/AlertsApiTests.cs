@@ -139,23 +139,30 @@ public sealed class AlertsApiTests(PlatformFixture fixture)
         }
         var retried = await CreateAsync(maxAttempts: 3);
         var exhausted = await CreateAsync(maxAttempts: 1);
+        var abandoned = await CreateAsync(maxAttempts: 1);
         await using (var db = await Platform.OpenDbAsync())
         {
+            // As if the API stopped between storing a job and queueing it.
+            await db.Jobs.Where(j => j.Id == abandoned).ExecuteUpdateAsync(s => s
+                .SetProperty(j => j.Status, "validating_files").SetProperty(j => j.CreatedAt, DateTimeOffset.UtcNow.AddMinutes(-5)), Ct);
             // As if a worker claimed each job (attempt 1) and died: the lease ran out.
             await db.Jobs.Where(j => j.Id == retried || j.Id == exhausted).ExecuteUpdateAsync(s => s
                 .SetProperty(j => j.Status, "running").SetProperty(j => j.WorkerId, "vanished-worker")
                 .SetProperty(j => j.Attempts, 1).SetProperty(j => j.LeaseExpiresAt, DateTimeOffset.UtcNow.AddMinutes(-1)), Ct);
         }
 
-        JsonElement failed = default, requeued = default;
+        JsonElement failed = default, requeued = default, resumed = default;
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline)
         {
             failed = await gateway.GetFromJsonAsync<JsonElement>($"/api/jobs/{exhausted}", Ct);
             requeued = await gateway.GetFromJsonAsync<JsonElement>($"/api/jobs/{retried}", Ct);
-            if (failed.GetProperty("status").GetString() == "failed" && requeued.GetProperty("status").GetString() == "queued") break;
+            resumed = await gateway.GetFromJsonAsync<JsonElement>($"/api/jobs/{abandoned}", Ct);
+            if (failed.GetProperty("status").GetString() == "failed" && requeued.GetProperty("status").GetString() == "queued"
+                && resumed.GetProperty("status").GetString() == "queued") break;
             await Task.Delay(500, Ct);
         }
+        Assert.Equal("queued", resumed.GetProperty("status").GetString());
 
         Assert.Equal("failed", failed.GetProperty("status").GetString());
         Assert.Equal("worker_lost", failed.GetProperty("error").GetProperty("code").GetString());

@@ -204,14 +204,27 @@ public sealed class JobsApiTests(PlatformFixture fixture)
             Assert.Equal("status", await PlatformAccess.ProblemParamAsync(again));
         }
 
+        // A checkpoint the job left (row and object), as a worker would have written it.
+        using var bucket = await Platform.OpenArtifactsAsync();
+        var artifacts = bucket.Store;
+        var prefix = $"jobs/{id}/checkpoints/step-2/";
+        await artifacts.PutAsync(prefix + "model.safetensors", new MemoryStream(PlatformAccess.Safetensors(("w", [2]))), ct: Ct);
+        await using (var db = await Platform.OpenDbAsync())
+        {
+            db.JobCheckpoints.Add(new JobCheckpoint { Id = Guid.NewGuid(), JobId = id, Step = 2, ObjectPrefix = prefix, Metrics = "{}", CreatedAt = DateTimeOffset.UtcNow });
+            await db.SaveChangesAsync(Ct);
+        }
+
         using (var deleted = await gateway.DeleteAsync($"/api/jobs/{id}", Ct))
         {
             Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
         }
-        await using var db = await Platform.OpenDbAsync();
-        Assert.False(await db.Jobs.AnyAsync(j => j.Id == id, Ct));
-        Assert.False(await db.JobEvents.AnyAsync(e => e.JobId == id, Ct));
-        Assert.False(await db.DatasetVersionUsages.AnyAsync(u => u.UsedById == id, Ct));
+        Assert.Empty(await artifacts.ListAsync(prefix, Ct));
+        await using var rows = await Platform.OpenDbAsync();
+        Assert.False(await rows.JobCheckpoints.AnyAsync(c => c.JobId == id, Ct));
+        Assert.False(await rows.Jobs.AnyAsync(j => j.Id == id, Ct));
+        Assert.False(await rows.JobEvents.AnyAsync(e => e.JobId == id, Ct));
+        Assert.False(await rows.DatasetVersionUsages.AnyAsync(u => u.UsedById == id, Ct));
         Assert.Equal(HttpStatusCode.NotFound, (await gateway.GetAsync($"/api/jobs/{id}", Ct)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await gateway.PostAsync("/api/jobs/ftjob-000000000000000000000000/cancel", null, Ct)).StatusCode);
     }

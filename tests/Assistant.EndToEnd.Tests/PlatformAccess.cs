@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Assistant.Platform.Persistence;
+using Assistant.Platform.Storage;
 using Microsoft.EntityFrameworkCore;
 using StackExchange.Redis;
 
@@ -20,6 +21,19 @@ internal static class PlatformAccess
             .UseSnakeCaseNamingConvention()
             .Options;
         return new PlatformDbContext(options);
+    }
+
+    /// <summary>The platform's S3 bucket through the services' own client code.</summary>
+    public static async Task<BucketAccess> OpenArtifactsAsync(this RunningPlatform platform)
+    {
+        var connection = ObjectStoreConnection.Parse((await platform.GetConnectionStringAsync("s3"))!);
+        var s3 = ArtifactStoreExtensions.CreateClient(connection);
+        return new BucketAccess(new ArtifactStore(s3, connection), s3);
+    }
+
+    public sealed record BucketAccess(ArtifactStore Store, IDisposable Client) : IDisposable
+    {
+        public void Dispose() => Client.Dispose();
     }
 
     public static async Task<ConnectionMultiplexer> ConnectRedisAsync(this RunningPlatform platform) =>

@@ -2,6 +2,7 @@ using Assistant.Platform.Alerts;
 using Assistant.Platform.Jobs;
 using Assistant.Platform.Persistence;
 using Assistant.TrainingApi.Database;
+using Assistant.TrainingApi.Jobs;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -9,7 +10,8 @@ namespace Assistant.TrainingApi.Background;
 
 /// <summary>
 /// Keeps Redis in line with Postgres (<see cref="JobQueue.ReconcileAsync"/>): jobs whose worker died go back to the
-/// queue or fail when out of attempts, and a lost stream is rebuilt. A job failed here raises <c>job_failed</c>.
+/// queue or fail when out of attempts, a lost stream is rebuilt, and jobs a stopped replica left in
+/// <c>validating_files</c> are validated. A job failed here raises <c>job_failed</c>.
 /// </summary>
 internal sealed class QueueReconciler(IServiceScopeFactory scopes, DatabaseMigrator migrator, IOptions<MonitoringOptions> options, ILogger<QueueReconciler> logger)
     : SingleReplicaService(scopes, migrator, logger)
@@ -17,9 +19,16 @@ internal sealed class QueueReconciler(IServiceScopeFactory scopes, DatabaseMigra
     protected override TimeSpan Interval => options.Value.ReconcileInterval;
     protected override long LockKey => 72101;
 
+    /// <summary>Validation takes milliseconds: a job validating longer was left behind by a replica that stopped.</summary>
+    private static readonly TimeSpan StaleValidation = TimeSpan.FromMinutes(1);
+
     protected override async Task RunOnceAsync(IServiceProvider services, CancellationToken ct)
     {
         var db = services.GetRequiredService<PlatformDbContext>();
+        if (await services.GetRequiredService<JobSubmitter>().ResumeValidationAsync(StaleValidation, ct) is > 0 and var resumed)
+        {
+            logger.LogWarning("Finished validating {Count} job(s) an API replica left in validating_files", resumed);
+        }
         var (requeued, failed) = await services.GetRequiredService<JobQueue>().ReconcileAsync(db, ct);
         if (requeued.Count > 0)
         {

@@ -41,6 +41,45 @@ public sealed class JobSubmitter(PlatformDbContext db, JobQueue queue, ILogger<J
         }
     }
 
+    /// <summary>
+    /// Finishes jobs left in <c>validating_files</c> longer than <paramref name="olderThan"/>: the API stopped between
+    /// storing them and queueing them. Validation is a conditional update, so a job validated twice is queued once.
+    /// </summary>
+    public async Task<int> ResumeValidationAsync(TimeSpan olderThan, CancellationToken ct)
+    {
+        var cutoff = DateTimeOffset.UtcNow - olderThan;
+        var stale = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.ValidatingFiles && j.CreatedAt < cutoff)
+            .OrderBy(j => j.CreatedAt).Take(100).ToListAsync(ct);
+        foreach (var job in stale)
+        {
+            await ValidateFilesAsync(new PlannedJob(job, await DataOfAsync(job, ct)), ct);
+        }
+        return stale.Count;
+    }
+
+    /// <summary>The data a stored job reads, as planning described it.</summary>
+    private async Task<List<JobData>> DataOfAsync(TrainingJob job, CancellationToken ct)
+    {
+        var split = job.DatasetSplitId is { } splitId ? await db.DatasetSplits.AsNoTracking().FirstOrDefaultAsync(s => s.Id == splitId, ct) : null;
+        var references = JsonSerializer.Deserialize<Dictionary<string, string>>(job.DatasetRefs) ?? [];
+        var parts = new (string Role, string Field, Guid? VersionId, long? SplitExamples)[]
+        {
+            ("train", "training_data", job.TrainDatasetVersionId, split?.TrainExamples),
+            ("validation", "validation_data", job.ValidationDatasetVersionId, split?.ValidationExamples),
+            ("test", "test_data", job.TestDatasetVersionId, split?.TestExamples),
+        };
+        var ids = parts.Where(p => p.VersionId is not null).Select(p => p.VersionId!.Value).Distinct().ToList();
+        var versions = await db.DatasetVersions.AsNoTracking().Include(v => v.Dataset).Where(v => ids.Contains(v.Id)).ToDictionaryAsync(v => v.Id, ct);
+        return parts.Where(p => p.VersionId is { } id && versions.ContainsKey(id))
+            .Select(p =>
+            {
+                var version = versions[p.VersionId!.Value];
+                return new JobData(p.Role, split is null ? p.Field : "split.dataset",
+                    references.GetValueOrDefault(p.Role) ?? $"{version.Dataset!.Name}@{version.Version}", version, p.SplitExamples ?? version.Examples);
+            })
+            .ToList();
+    }
+
     private async Task ValidateFilesAsync(PlannedJob planned, CancellationToken ct)
     {
         var id = planned.Job.Id;
