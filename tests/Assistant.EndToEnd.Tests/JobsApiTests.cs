@@ -472,4 +472,39 @@ public sealed class JobsApiTests(PlatformFixture fixture)
         Assert.Equal(better, fetched!.RootElement.GetProperty("best_job_id").GetString());
         Assert.Equal(1.1, fetched.RootElement.GetProperty("best_valid_loss").GetDouble());
     }
+
+    [Fact]
+    public async Task A_random_sweep_draws_seeded_trials_inside_the_ranges()
+    {
+        using var gateway = Platform.CreateGatewayClient();
+        var model = await BaseModelAsync(gateway);
+        var data = await PlatformAccess.UploadChatAsync(gateway);
+        var body = new
+        {
+            base_model = model, training_data = $"{data}@1", seed = 3, search = "random", max_trials = 5,
+            parameters = new { learning_rate = new { min = 1e-5, max = 1e-3, log = true }, batch_size = new[] { 2, 4, 8 } },
+        };
+
+        async Task<List<(double LearningRate, int BatchSize)>> TrialsAsync()
+        {
+            using var response = await gateway.PostAsJsonAsync("/api/sweeps", body, Ct);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            var sweep = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+            return sweep.GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("hyperparameters"))
+                .Select(h => (h.GetProperty("learning_rate").GetDouble(), h.GetProperty("batch_size").GetInt32())).ToList();
+        }
+        var first = await TrialsAsync();
+        var second = await TrialsAsync();
+
+        Assert.Equal(5, first.Count);
+        Assert.All(first, t => Assert.InRange(t.LearningRate, 1e-5, 1e-3));
+        Assert.All(first, t => Assert.Contains(t.BatchSize, new[] { 2, 4, 8 }));
+        Assert.Equal(first.Select(t => t.LearningRate).Order(), second.Select(t => t.LearningRate).Order());
+        using var badRange = await gateway.PostAsJsonAsync("/api/sweeps", new
+        {
+            base_model = model, training_data = $"{data}@1", search = "random",
+            parameters = new { learning_rate = new { min = 0, max = 1e-3, log = true } },
+        }, Ct);
+        Assert.Equal("parameters.learning_rate.min", await PlatformAccess.ProblemParamAsync(badRange));
+    }
 }

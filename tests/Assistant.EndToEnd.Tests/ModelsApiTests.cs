@@ -99,6 +99,28 @@ public sealed class ModelsApiTests(PlatformFixture fixture)
     }
 
     [Fact]
+    public async Task A_folder_the_server_can_read_is_imported_by_path()
+    {
+        using var gateway = Platform.CreateGatewayClient();
+        using var folder = new ScratchDirectory();
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "config.json"), """{"model_type":"gpt_neox"}""", Ct);
+        await File.WriteAllBytesAsync(Path.Combine(folder.Path, "model.safetensors"),
+            PlatformAccess.Safetensors(("gpt_neox.embed_in.weight", [8, 4]), ("embed_out.weight", [8, 4])), Ct);
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "vocab.json"), "{}", Ct);
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "merges.txt"), "#version: 0.2\n", Ct);
+        var name = DatasetsApiTests.UniqueName("bypath");
+
+        using var response = await gateway.PostAsJsonAsync("/api/models/import", new { path = folder.Path, name, description = "from disk" }, Ct);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var version = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal(("gpt_neox", 64L), (version.GetProperty("architecture").GetString(), version.GetProperty("parameters").GetInt64()));
+        using var bucket = await Platform.OpenArtifactsAsync();
+        var stored = await bucket.Store.ListAsync(version.GetProperty("artifact").GetProperty("prefix").GetString()!, Ct);
+        Assert.Equal(4, stored.Count);
+    }
+
+    [Fact]
     public async Task Deploying_moves_the_production_alias_to_a_succeeded_jobs_version_and_refuses_other_jobs()
     {
         using var gateway = Platform.CreateGatewayClient();

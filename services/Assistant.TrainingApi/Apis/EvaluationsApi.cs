@@ -1,7 +1,9 @@
 using System.Text.Json;
+using Assistant.Platform.Datasets;
 using Assistant.Platform.Jobs;
 using Assistant.Platform.Persistence;
 using Assistant.Platform.Security;
+using Assistant.TrainingApi.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -30,6 +32,67 @@ public static class EvaluationsApi
         var evaluation = await db.Evaluations.AsNoTracking().FirstOrDefaultAsync(e => e.Id == id, ct)
             ?? throw ApiProblem.NotFound("id", $"Evaluation '{id}' was not found.");
         return TypedResults.Ok(await ToDtoAsync(db, evaluation, ct));
+    }
+
+    private sealed record EvaluateRequest(string? Dataset, string? TestDataset, string? JobId);
+
+    /// <summary><c>POST /api/jobs/{id}/evaluate</c>: queues an evaluation of a succeeded job's model; a worker scores it.</summary>
+    internal static async Task<Accepted<EvaluationDto>> EvaluateJob(
+        string id, HttpContext http, PlatformDbContext db, DatasetCatalog datasets, JobQueue queue, CancellationToken ct)
+    {
+        var job = await JobViews.FindAsync(db, id, ct);
+        var request = await RequestBody.ReadAsync<EvaluateRequest>(http.Request, ct);
+        if (request.JobId is not null && request.JobId != id)
+        {
+            throw ApiProblem.Invalid("job_id", $"job_id {request.JobId} differs from the job in the path, {id}.");
+        }
+        if (request.Dataset is not null && request.TestDataset is not null && request.Dataset != request.TestDataset)
+        {
+            throw ApiProblem.Invalid("test_dataset", "dataset and test_dataset name the same thing and differ; send one.");
+        }
+        var field = request.Dataset is null && request.TestDataset is not null ? "test_dataset" : "dataset";
+        var text = request.Dataset ?? request.TestDataset ?? throw ApiProblem.Invalid("dataset", "Name the dataset version to evaluate on: {\"dataset\": \"name@version\"}.");
+        if (!DatasetReference.TryParse(text, out var reference))
+        {
+            throw ApiProblem.Invalid(field, $"'{text}' is not a dataset reference: use name@version.");
+        }
+        if (job.Status != JobStatus.Succeeded)
+        {
+            throw ApiProblem.Conflict("status", $"Job {id} is {job.Status}; only a succeeded job has a model to evaluate.");
+        }
+        if (job.ResultModelVersionId is not { } modelVersionId)
+        {
+            throw ApiProblem.Conflict("result_model", $"Job {id} has no registered model version to evaluate.");
+        }
+        DatasetVersion version;
+        try
+        {
+            version = await datasets.ResolveAsync(reference, ct);
+        }
+        catch (DatasetNotFoundException ex)
+        {
+            throw ApiProblem.Invalid(field, ex.Message);
+        }
+
+        var evaluation = new Evaluation
+        {
+            Id = Evaluation.NewId(),
+            JobId = id,
+            ModelVersionId = modelVersionId,
+            DatasetVersionId = version.Id,
+            DatasetRef = $"{version.Dataset!.Name}@{version.Version}",
+            DatasetSha256 = version.Sha256,
+            CreatedBy = Caller.Of(http),
+            CreatedAt = DateTimeOffset.UtcNow,
+        };
+        db.Evaluations.Add(evaluation);
+        db.DatasetVersionUsages.Add(new DatasetVersionUsage
+        {
+            DatasetVersionId = version.Id, UsedByKind = UsedByEvaluation, UsedById = evaluation.Id, CreatedAt = evaluation.CreatedAt,
+        });
+        await db.SaveChangesAsync(ct);
+        await queue.EnqueueAsync(WorkKind.Evaluation, evaluation.Id);
+        return TypedResults.Accepted($"/api/evaluations/{evaluation.Id}", await ToDtoAsync(db, evaluation, ct));
     }
 
     public static async Task<EvaluationDto> ToDtoAsync(PlatformDbContext db, Evaluation e, CancellationToken ct)

@@ -11,30 +11,14 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Assistant.TrainingApi.Apis;
 
-public sealed record JobEventDto(long Id, string Object, string Level, string Type, string Message, JsonElement? Data, DateTimeOffset CreatedAt);
-
-public sealed record CheckpointDto(
-    Guid Id, string Object, string FineTuningJobId, int StepNumber, JsonElement Metrics, string ObjectPrefix, bool IsBest,
-    string FineTunedModelCheckpoint, DateTimeOffset CreatedAt);
-
-public sealed record MetricSeriesDto(IReadOnlyList<int> Steps, IReadOnlyList<double?> Values);
-
-public sealed record JobMetricsDto(string JobId, IReadOnlyDictionary<string, MetricSeriesDto> Series);
-
-/// <summary>One metric of several jobs on shared steps: <c>series[job][i]</c> is the job's value at <c>steps[i]</c> (null where it has none).</summary>
-public sealed record AlignedSeriesDto(IReadOnlyList<int> Steps, IReadOnlyDictionary<string, IReadOnlyList<double?>> Series);
-
-public sealed record JobComparisonDto(
-    IReadOnlyList<string> Jobs, IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>> Hyperparameters,
-    IReadOnlyDictionary<string, AlignedSeriesDto> Metrics);
-
 public sealed record JobDeletedDto(string Id, string Object, bool Deleted);
 
 /// <summary>
-/// Fine-tuning jobs under <c>/api/jobs</c>: create (the seed's body or the full one), list, get, cancel, delete,
-/// and what a job leaves behind (events, checkpoints, metric series, comparisons, evaluations, a live stream).
+/// Fine-tuning jobs under <c>/api/jobs</c>: create (the seed's body or the full one), list, get, cancel, delete;
+/// what a job recorded (events, checkpoints, metric series, comparisons) is in JobsApi.Records.cs, the live
+/// stream in <see cref="JobStream"/>, evaluations in <see cref="EvaluationsApi"/>.
 /// </summary>
-public static class JobsApi
+public static partial class JobsApi
 {
     private static readonly string[] ActiveStatuses = [JobStatus.ValidatingFiles, JobStatus.Queued, JobStatus.Running];
 
@@ -62,7 +46,7 @@ public static class JobsApi
             .WithSummary("Metric series (steps and values) per key; ?keys=a,b selects, ?from_step= starts later.");
         api.MapGet("/{id}/stream", JobStream.StreamAsync).WithName("StreamJob").RequireScope(ApiScopes.Read)
             .WithSummary("Server-sent events: the job's status, then its live updates until it finishes.");
-        api.MapPost("/{id}/evaluate", Evaluate).WithName("EvaluateJob").RequireScope(ApiScopes.Train)
+        api.MapPost("/{id}/evaluate", EvaluationsApi.EvaluateJob).WithName("EvaluateJob").RequireScope(ApiScopes.Train)
             .WithSummary("Score a succeeded job's model on a dataset version ({dataset} or the seed's {test_dataset}); a worker runs it.")
             .Produces<EvaluationDto>(StatusCodes.Status202Accepted);
         return app;
@@ -161,173 +145,5 @@ public static class JobsApi
             }
         }
         return TypedResults.Ok(new JobDeletedDto(id, "fine_tuning.job", true));
-    }
-
-    private static async Task<Ok<ListDto<JobEventDto>>> Events(string id, PlatformDbContext db, CancellationToken ct, string? limit = null, string? after = null)
-    {
-        await JobViews.FindAsync(db, id, ct);
-        var pageSize = Query.Int(limit, "limit", fallback: 20, minimum: 1, maximum: 1000);
-        var events = db.JobEvents.AsNoTracking().Where(e => e.JobId == id);
-        if (after is not null)
-        {
-            var cursor = long.TryParse(after, out var eventId) ? eventId : throw ApiProblem.Invalid("after", "after is the id of the last event of the previous page.");
-            events = events.Where(e => e.Id < cursor);
-        }
-        var page = await events.OrderByDescending(e => e.Id).Take(pageSize + 1).ToListAsync(ct);
-        var dtos = page.Take(pageSize).Select(e => new JobEventDto(e.Id, "fine_tuning.job.event", e.Level, e.Type, e.Message,
-            e.Data is null ? null : JobDto.Json(e.Data), e.CreatedAt)).ToList();
-        return TypedResults.Ok(new ListDto<JobEventDto>(dtos, page.Count > pageSize));
-    }
-
-    private static async Task<Ok<ListDto<CheckpointDto>>> Checkpoints(string id, PlatformDbContext db, CancellationToken ct)
-    {
-        var job = await JobViews.FindAsync(db, id, ct);
-        var checkpoints = await db.JobCheckpoints.AsNoTracking().Where(c => c.JobId == id).OrderByDescending(c => c.Step).ToListAsync(ct);
-        var name = $"ft:{job.BaseModel}:{job.Suffix ?? ""}:{job.Id}";
-        return TypedResults.Ok(new ListDto<CheckpointDto>(checkpoints.Select(c => new CheckpointDto(
-            c.Id, "fine_tuning.job.checkpoint", id, c.Step, JobDto.Json(c.Metrics), c.ObjectPrefix, c.IsBest,
-            $"{name}:ckpt-step-{c.Step}", c.CreatedAt)).ToList(), HasMore: false));
-    }
-
-    private static async Task<Ok<JobMetricsDto>> Metrics(string id, PlatformDbContext db, CancellationToken ct, string? keys = null, string? from_step = null)
-    {
-        await JobViews.FindAsync(db, id, ct);
-        var selected = Query.List(keys);
-        var fromStep = Query.Int(from_step, "from_step", fallback: 0, minimum: 0, maximum: int.MaxValue);
-        var metrics = db.JobMetrics.AsNoTracking().Where(m => m.JobId == id && m.Step >= fromStep);
-        if (selected.Length > 0)
-        {
-            metrics = metrics.Where(m => selected.Contains(m.Key));
-        }
-        var points = await metrics.OrderBy(m => m.Key).ThenBy(m => m.Step).Select(m => new { m.Key, m.Step, m.Value }).ToListAsync(ct);
-        var series = points.GroupBy(p => p.Key).ToDictionary(g => g.Key,
-            g => new MetricSeriesDto(g.Select(p => p.Step).ToList(), g.Select(p => Finite(p.Value)).ToList()));
-        return TypedResults.Ok(new JobMetricsDto(id, series));
-    }
-
-    private static async Task<Ok<JobComparisonDto>> Compare(PlatformDbContext db, CancellationToken ct, string? ids = null, string? keys = null)
-    {
-        var jobIds = Query.List(ids).Distinct().ToList();
-        if (jobIds.Count is < 2 or > 10)
-        {
-            throw ApiProblem.Invalid("ids", "Give 2 to 10 job ids to compare: ?ids=ftjob-a,ftjob-b.");
-        }
-        var jobs = await db.Jobs.AsNoTracking().Where(j => jobIds.Contains(j.Id)).ToDictionaryAsync(j => j.Id, ct);
-        if (jobIds.FirstOrDefault(j => !jobs.ContainsKey(j)) is { } missing)
-        {
-            throw ApiProblem.NotFound("ids", $"Job '{missing}' was not found.");
-        }
-
-        // What was chosen per job: the config plus the choices outside it; only the keys where jobs differ are shown.
-        var settings = jobIds.ToDictionary(id => id, id =>
-        {
-            var job = jobs[id];
-            var values = JobDto.Json(job.Hyperparameters).EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
-            values["base_model"] = JsonSerializer.SerializeToElement(job.BaseModel);
-            values["datasets"] = JobDto.Json(job.DatasetRefs);
-            return values;
-        });
-        var differing = new SortedDictionary<string, IReadOnlyDictionary<string, JsonElement>>(StringComparer.Ordinal);
-        foreach (var key in settings.Values.SelectMany(s => s.Keys).Distinct())
-        {
-            var byJob = jobIds.ToDictionary(id => id, id => settings[id].TryGetValue(key, out var value) ? value : NullElement);
-            if (byJob.Values.Distinct(JsonElementComparer.Instance).Count() > 1)
-            {
-                differing[key] = byJob;
-            }
-        }
-
-        var selected = Query.List(keys);
-        var metrics = db.JobMetrics.AsNoTracking().Where(m => jobIds.Contains(m.JobId));
-        if (selected.Length > 0)
-        {
-            metrics = metrics.Where(m => selected.Contains(m.Key));
-        }
-        var points = await metrics.Select(m => new { m.JobId, m.Key, m.Step, m.Value }).ToListAsync(ct);
-        var aligned = new SortedDictionary<string, AlignedSeriesDto>(StringComparer.Ordinal);
-        foreach (var byKey in points.GroupBy(p => p.Key))
-        {
-            var steps = byKey.Select(p => p.Step).Distinct().Order().ToList();
-            var index = steps.Select((step, i) => (step, i)).ToDictionary(x => x.step, x => x.i);
-            var values = jobIds.ToDictionary(id => id, _ => new double?[steps.Count]);
-            foreach (var p in byKey)
-            {
-                values[p.JobId][index[p.Step]] = Finite(p.Value);
-            }
-            aligned[byKey.Key] = new AlignedSeriesDto(steps, values.ToDictionary(v => v.Key, v => (IReadOnlyList<double?>)v.Value));
-        }
-        return TypedResults.Ok(new JobComparisonDto(jobIds, differing, aligned));
-    }
-
-    private sealed record EvaluateRequest(string? Dataset, string? TestDataset, string? JobId);
-
-    private static async Task<Accepted<EvaluationDto>> Evaluate(
-        string id, HttpContext http, PlatformDbContext db, DatasetCatalog datasets, JobQueue queue, CancellationToken ct)
-    {
-        var job = await JobViews.FindAsync(db, id, ct);
-        var request = await RequestBody.ReadAsync<EvaluateRequest>(http.Request, ct);
-        if (request.JobId is not null && request.JobId != id)
-        {
-            throw ApiProblem.Invalid("job_id", $"job_id {request.JobId} differs from the job in the path, {id}.");
-        }
-        if (request.Dataset is not null && request.TestDataset is not null && request.Dataset != request.TestDataset)
-        {
-            throw ApiProblem.Invalid("test_dataset", "dataset and test_dataset name the same thing and differ; send one.");
-        }
-        var field = request.Dataset is null && request.TestDataset is not null ? "test_dataset" : "dataset";
-        var text = request.Dataset ?? request.TestDataset ?? throw ApiProblem.Invalid("dataset", "Name the dataset version to evaluate on: {\"dataset\": \"name@version\"}.");
-        if (!DatasetReference.TryParse(text, out var reference))
-        {
-            throw ApiProblem.Invalid(field, $"'{text}' is not a dataset reference: use name@version.");
-        }
-        if (job.Status != JobStatus.Succeeded)
-        {
-            throw ApiProblem.Conflict("status", $"Job {id} is {job.Status}; only a succeeded job has a model to evaluate.");
-        }
-        if (job.ResultModelVersionId is not { } modelVersionId)
-        {
-            throw ApiProblem.Conflict("result_model", $"Job {id} has no registered model version to evaluate.");
-        }
-        DatasetVersion version;
-        try
-        {
-            version = await datasets.ResolveAsync(reference, ct);
-        }
-        catch (DatasetNotFoundException ex)
-        {
-            throw ApiProblem.Invalid(field, ex.Message);
-        }
-
-        var evaluation = new Evaluation
-        {
-            Id = Evaluation.NewId(),
-            JobId = id,
-            ModelVersionId = modelVersionId,
-            DatasetVersionId = version.Id,
-            DatasetRef = $"{version.Dataset!.Name}@{version.Version}",
-            DatasetSha256 = version.Sha256,
-            CreatedBy = Caller.Of(http),
-            CreatedAt = DateTimeOffset.UtcNow,
-        };
-        db.Evaluations.Add(evaluation);
-        db.DatasetVersionUsages.Add(new DatasetVersionUsage
-        {
-            DatasetVersionId = version.Id, UsedByKind = EvaluationsApi.UsedByEvaluation, UsedById = evaluation.Id, CreatedAt = evaluation.CreatedAt,
-        });
-        await db.SaveChangesAsync(ct);
-        await queue.EnqueueAsync(WorkKind.Evaluation, evaluation.Id);
-        return TypedResults.Accepted($"/api/evaluations/{evaluation.Id}", await EvaluationsApi.ToDtoAsync(db, evaluation, ct));
-    }
-
-    private static readonly JsonElement NullElement = JsonSerializer.SerializeToElement<object?>(null);
-
-    /// <summary>JSON has no NaN or infinity: a diverged value is a gap in the series.</summary>
-    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
-
-    private sealed class JsonElementComparer : IEqualityComparer<JsonElement>
-    {
-        public static JsonElementComparer Instance { get; } = new();
-        public bool Equals(JsonElement x, JsonElement y) => JsonElement.DeepEquals(x, y);
-        public int GetHashCode(JsonElement obj) => obj.ValueKind.GetHashCode();
     }
 }

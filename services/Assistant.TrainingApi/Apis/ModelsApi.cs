@@ -70,7 +70,10 @@ public static class ModelsApi
             m.Latest, m.Aliases.ToDictionary(a => a.Alias, a => a.Version), m.Model.CreatedAt)).ToList(), HasMore: false));
     }
 
-    private static async Task<Ok<ModelDto>> Get(string name, PlatformDbContext db, ArtifactStore artifacts, CancellationToken ct)
+    private static async Task<Ok<ModelDto>> Get(string name, PlatformDbContext db, ArtifactStore artifacts, CancellationToken ct) =>
+        TypedResults.Ok(await LoadAsync(name, db, artifacts, ct));
+
+    private static async Task<ModelDto> LoadAsync(string name, PlatformDbContext db, ArtifactStore artifacts, CancellationToken ct)
     {
         var model = await db.Models.AsNoTracking().Include(m => m.Versions).Include(m => m.Aliases).AsSplitQuery()
             .FirstOrDefaultAsync(m => m.Name == name, ct)
@@ -88,8 +91,8 @@ public static class ModelsApi
             JobDto.Json(v.DatasetVersions), v.Hyperparameters is null ? null : JobDto.Json(v.Hyperparameters), JobDto.Json(v.Metrics),
             v.Architecture, v.Parameters, v.PlatformVersion, new ArtifactDto(artifacts.Bucket, v.ArtifactPrefix, $"s3://{artifacts.Bucket}/{v.ArtifactPrefix}"),
             aliases.Where(a => a.Value == v.Version).Select(a => a.Key).Order().ToList(), v.Description, v.CreatedBy, v.CreatedAt)).ToList();
-        return TypedResults.Ok(new ModelDto(model.Name, model.Kind, model.Description, model.CreatedAt, versions, aliases,
-            history.Select(m => new AliasMoveDto(m.Alias, m.FromVersion, m.ToVersion, m.MovedBy, m.Reason, m.MovedAt)).ToList()));
+        return new ModelDto(model.Name, model.Kind, model.Description, model.CreatedAt, versions, aliases,
+            history.Select(m => new AliasMoveDto(m.Alias, m.FromVersion, m.ToVersion, m.MovedBy, m.Reason, m.MovedAt)).ToList());
     }
 
     private static async Task<Ok<AliasMoveDto>> MoveAlias(
@@ -159,8 +162,8 @@ public static class ModelsApi
             version = await importer.ImportAsync(path, request.Name ?? throw ApiProblem.Invalid("name", "Name the model."), request.Description,
                 Caller.Of(http), "path", ct);
         }
-        var model = await Get(version.Model!.Name, db, artifacts, ct);
-        return TypedResults.Created($"/api/models/{version.Model!.Name}", model.Value!.Versions.First(v => v.Id == version.Id));
+        var model = await LoadAsync(version.Model!.Name, db, artifacts, ct);
+        return TypedResults.Created($"/api/models/{model.Name}", model.Versions.First(v => v.Id == version.Id));
     }
 
     /// <summary>Writes the multipart's files into <paramref name="folder"/> (flat, safe names only) and returns its text fields.</summary>

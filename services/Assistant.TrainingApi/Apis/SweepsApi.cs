@@ -50,14 +50,16 @@ public static class SweepsApi
             maxTrials = limit.GetValueKind() == JsonValueKind.Number && limit.AsValue().TryGetValue<int>(out var n) && n is >= 1 and <= SweepSpace.MostTrials
                 ? n : throw ApiProblem.Invalid("max_trials", $"max_trials must be a whole number from 1 to {SweepSpace.MostTrials}.");
         }
-        var name = body["name"] is { } given
-            ? given.GetValueKind() == JsonValueKind.String && given.GetValue<string>() is { Length: > 0 and <= 128 } text ? text : throw ApiProblem.Invalid("name", "name must be 1 to 128 characters.")
+        var name = body["name"] is { } named
+            ? named.GetValueKind() == JsonValueKind.String && named.GetValue<string>() is { Length: > 0 and <= 128 } text ? text : throw ApiProblem.Invalid("name", "name must be 1 to 128 characters.")
             : null;
 
         var request = JobRequest.Parse(body, ignored: SweepKeys);
         // One seed for every trial, so the trials differ only in what is swept.
-        request = request with { Seed = request.Seed ?? (request.Hyperparameters.ContainsKey("seed") ? null : Random.Shared.Next()) };
-        var trials = SweepSpace.Expand(search, parameters, maxTrials, request.Seed ?? 0);
+        var seed = request.Seed
+            ?? (request.Hyperparameters.GetValueOrDefault("seed") is JsonValue given && given.TryGetValue<long>(out var inner) ? inner : Random.Shared.Next());
+        request = request with { Seed = seed };
+        var trials = SweepSpace.Expand(search, parameters, maxTrials, seed);
         var requests = trials.Select(trial =>
         {
             var values = new Dictionary<string, JsonNode?>(request.Hyperparameters);
