@@ -103,24 +103,24 @@ internal static class RequestBody
         UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
     };
 
-    /// <summary>The body as <typeparamref name="T"/>; an empty body is <paramref name="empty"/> when given, else a problem.</summary>
-    public static async Task<T> ReadAsync<T>(HttpRequest request, CancellationToken ct, T? empty = null) where T : class
+    /// <summary>The body as <typeparamref name="T"/>; an unknown field, a wrong type or an empty body is a problem naming it.</summary>
+    public static async Task<T> ReadAsync<T>(HttpRequest request, CancellationToken ct) where T : class
     {
-        // Bodies here are small (the gateway caps them); buffering lets an empty body mean "all defaults".
+        // Bodies here are small (the gateway caps them), so buffering is cheap and tells an empty body apart.
         using var buffer = new MemoryStream();
         await request.Body.CopyToAsync(buffer, ct);
         if (buffer.Length == 0)
         {
-            return empty ?? throw ApiProblem.Invalid("body", "The request needs a JSON body.");
+            throw ApiProblem.Invalid("body", "The request needs a JSON body.");
         }
         try
         {
             return JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), Options)
-                ?? empty ?? throw ApiProblem.Invalid("body", "The request body is null; a JSON object is expected.");
+                ?? throw ApiProblem.Invalid("body", "The request body is null; a JSON object is expected.");
         }
         catch (JsonException ex)
         {
-            throw ApiProblem.Invalid(FieldOf(ex), $"The body is not valid: {ex.Message}");
+            throw Explain(ex);
         }
     }
 
@@ -139,14 +139,17 @@ internal static class RequestBody
         return node as System.Text.Json.Nodes.JsonObject ?? throw ApiProblem.Invalid("body", "The body must be a JSON object.");
     }
 
-    /// <summary>"$.kinds[0]" → "kinds[0]"; an unknown member is named by the serializer's message.</summary>
-    private static string FieldOf(JsonException ex)
+    /// <summary>Names the field a serializer error is about ("$.kinds[0]" → "kinds[0]") without the serializer's type names.</summary>
+    private static ApiProblem Explain(JsonException ex)
     {
         const string unmapped = "The JSON property '";
         if (ex.Message.StartsWith(unmapped, StringComparison.Ordinal) && ex.Message.IndexOf('\'', unmapped.Length) is var end and > 0)
         {
-            return ex.Message[unmapped.Length..end];
+            var field = ex.Message[unmapped.Length..end];
+            return ApiProblem.Invalid(field, $"'{field}' is not a field of this request.");
         }
-        return ex.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
+        return ex.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal)
+            ? ApiProblem.Invalid(path[2..], $"{path[2..]} has the wrong type or format.")
+            : ApiProblem.Invalid("body", "The body is not valid JSON for this request.");
     }
 }
