@@ -81,6 +81,7 @@ public sealed class JobsApiTests(PlatformFixture fixture)
         {
             base_model = $"{model}@1",
             method = "lora",
+            training_data = data, // redundant with the split's dataset, as the CLI sends it
             split = new { dataset = data, ratios = new[] { 0.6, 0.2, 0.2 }, seed = 7 },
             hyperparameters = new { learning_rate = 1e-4, lora_r = 4, max_steps = 30 },
             seed = 11,
@@ -151,7 +152,7 @@ public sealed class JobsApiTests(PlatformFixture fixture)
             (new { base_model = model, training_data = $"{data}@1", method = "rlhf" }, "method"),
             (new { base_model = model, split = new { dataset = $"{data}@1", ratios = new[] { 0.5, 0.2, 0.2 } } }, "split.ratios"),
             (new { base_model = model, split = new { dataset = "missing@1" } }, "split.dataset"),
-            (new { base_model = model, training_data = $"{data}@1", split = new { dataset = $"{data}@1" } }, "split"),
+            (new { base_model = model, training_data = $"{data}@1", split = new { dataset = $"{data}@2" } }, "split"),
             (new { base_model = model }, "training_data"),
             (new { training_data = $"{data}@1" }, "base_model"),
             (new { base_model = model, training_data = $"{data}@1", epochs = 3 }, "epochs"),

@@ -138,9 +138,14 @@ public sealed record JobRequest
         {
             throw ApiProblem.Invalid(trainingDataField, "A job needs training data: training_data (name@version), the seed's dataset_path, or a split.");
         }
-        if (request.Split is not null && (request.TrainingData ?? request.ValidationData ?? request.TestData) is not null)
+        if (request.Split is { } split)
         {
-            throw ApiProblem.Invalid("split", "Give either a split or training_data (with validation_data, test_data), not both.");
+            // Naming the split dataset as training_data too is redundant, not contradictory (the CLI does).
+            if (request.TrainingData is { } data && data != split.Dataset || (request.ValidationData ?? request.TestData) is not null)
+            {
+                throw ApiProblem.Invalid("split", "Give either a split or training_data (with validation_data, test_data), not both.");
+            }
+            request = request with { TrainingData = null };
         }
         if (request.Suffix is { } suffix && (suffix.Length is 0 or > 40 || !suffix.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')))
         {
