@@ -37,8 +37,10 @@ public sealed class TrainerOptions
 
     public TimeSpan LeaseRenewal => LeaseDuration / 3;
 
-    public string ResolveWorkDir(string workerId) =>
-        Path.Combine(WorkDir.Length > 0 ? WorkDir : Path.Combine(Path.GetTempPath(), "assistant-trainer"), workerId);
+    /// <summary>The folder holding every worker's folder on this machine.</summary>
+    public string WorkRoot => WorkDir.Length > 0 ? WorkDir : Path.Combine(Path.GetTempPath(), "assistant-trainer");
+
+    public string ResolveWorkDir(string workerId) => Path.Combine(WorkRoot, workerId);
 
     /// <summary>Settings no worker could run with, named.</summary>
     public IEnumerable<string> Problems()

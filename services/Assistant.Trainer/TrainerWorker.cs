@@ -67,6 +67,7 @@ public sealed class TrainerWorker(
             try
             {
                 await RegisterAsync(ct);
+                RemoveAbandonedWorkFolders();
                 await EnsureStarterModelAsync(ct);
                 await queue.EnsureConsumerGroupAsync();
                 return;
@@ -166,6 +167,32 @@ public sealed class TrainerWorker(
         row.LastHeartbeatAt = now;
         await db.SaveChangesAsync(ct);
         await heartbeat.BeatAsync(ct);
+    }
+
+    /// <summary>
+    /// A worker killed mid-job leaves its folder (model, data, checkpoints) behind: the folders of workers of
+    /// this host whose process is gone are removed. Everything in them is in S3.
+    /// </summary>
+    private void RemoveAbandonedWorkFolders()
+    {
+        var root = options.Value.WorkRoot;
+        var hostPrefix = Environment.MachineName.ToLowerInvariant() + "-";
+        if (!Directory.Exists(root) || !OperatingSystem.IsLinux()) return;
+        foreach (var folder in Directory.EnumerateDirectories(root))
+        {
+            var name = Path.GetFileName(folder);
+            if (!name.StartsWith(hostPrefix, StringComparison.Ordinal) || !int.TryParse(name.AsSpan(hostPrefix.Length), out var pid)) continue;
+            if (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+                logger.LogInformation("Removed {Folder}, left by a worker that is gone", folder);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                logger.LogWarning(e, "Could not remove {Folder}", folder);
+            }
+        }
     }
 
     /// <summary>

@@ -73,9 +73,6 @@ public sealed class JobProcess : IDisposable
         start.ArgumentList.Add(argument);
         // A training child holds tensors in native memory; workstation GC keeps its managed heap small.
         start.Environment["DOTNET_gcServer"] = "0";
-        // The child is no web host: it must not try to bind the worker's ports or export its telemetry.
-        start.Environment.Remove("ASPNETCORE_URLS");
-        start.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
 
         var process = new Process { StartInfo = start };
         process.Start();

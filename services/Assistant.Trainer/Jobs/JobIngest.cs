@@ -12,6 +12,9 @@ using Npgsql;
 
 namespace Assistant.Trainer.Jobs;
 
+/// <summary>An event to record for a job (OpenAI's job events: level, type, message, data).</summary>
+internal sealed record JobEventDraft(string Level, string Type, string Message, object? Data = null);
+
 /// <summary>
 /// Turns what a job process reports into the job's record: step metrics into <c>job_metrics</c> (batched),
 /// events into <c>job_events</c>, checkpoints into S3 and <c>job_checkpoints</c>, progress onto the job row,
@@ -319,20 +322,53 @@ internal sealed class JobIngest : IAsyncDisposable
 
     public async Task AddEventAsync(string level, string type, string message, object? data, CancellationToken ct)
     {
-        var row = new JobEvent
-        {
-            JobId = _job.Id, Level = level, Type = type, Message = message,
-            Data = data is null ? null : JsonSerializer.Serialize(data, Json), CreatedAt = DateTimeOffset.UtcNow,
-        };
+        var row = NewEvent(new JobEventDraft(level, type, message, data));
         _db.JobEvents.Add(row);
         await _db.SaveChangesAsync(ct);
         _db.ChangeTracker.Clear();
-        await PublishAsync(LiveUpdate.Event, new
-        {
-            id = row.Id, created_at = row.CreatedAt, level, type, message,
-            data = row.Data is null ? (JsonElement?)null : JsonDocument.Parse(row.Data).RootElement,
-        });
+        await PublishEventAsync(row);
     }
+
+    /// <summary>
+    /// Ends the job (a conditional update: false when this worker lost its lease) together with its last
+    /// events, in one transaction: whoever sees the final status also finds the events that explain it.
+    /// </summary>
+    public async Task<bool> FinishAsync(string status, JobError? error, IReadOnlyList<JobEventDraft> events, CancellationToken ct)
+    {
+        List<JobEvent> rows = [];
+        var strategy = _db.Database.CreateExecutionStrategy();
+        var finished = await strategy.ExecuteAsync(async () =>
+        {
+            _db.ChangeTracker.Clear();
+            rows = events.Select(NewEvent).ToList(); // fresh entities per attempt: a retried unit must not reuse assigned ids
+            await using var transaction = await _db.Database.BeginTransactionAsync(ct);
+            _db.JobEvents.AddRange(rows);
+            await _db.SaveChangesAsync(ct);
+            var ended = await JobQueue.FinishAsync(_db, _job.Id, _worker.Id, status,
+                error is null ? null : (error.Code, Truncate(error.Message, 4000), error.Param), ct);
+            if (ended) await transaction.CommitAsync(ct);
+            else await transaction.RollbackAsync(ct);
+            return ended;
+        });
+        _db.ChangeTracker.Clear();
+        if (!finished) return false;
+        foreach (var row in rows) await PublishEventAsync(row);
+        return true;
+    }
+
+    private JobEvent NewEvent(JobEventDraft draft) => new()
+    {
+        JobId = _job.Id, Level = draft.Level, Type = draft.Type, Message = draft.Message,
+        Data = draft.Data is null ? null : JsonSerializer.Serialize(draft.Data, Json), CreatedAt = DateTimeOffset.UtcNow,
+    };
+
+    private Task PublishEventAsync(JobEvent row) => PublishAsync(LiveUpdate.Event, new
+    {
+        id = row.Id, created_at = row.CreatedAt, level = row.Level, type = row.Type, message = row.Message,
+        data = row.Data is null ? (JsonElement?)null : JsonDocument.Parse(row.Data).RootElement,
+    });
+
+    public static string Truncate(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
     public async Task RaiseAsync(string kind, string severity, string message, object? data, CancellationToken ct)
     {

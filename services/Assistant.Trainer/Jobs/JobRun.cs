@@ -148,8 +148,15 @@ internal sealed class JobRun(
 
     private async Task StopProcessAsync(JobProcess process)
     {
-        await process.SendAsync(JobProcessProtocol.Cancel);
-        await process.StopAsync(options.CancelGrace);
+        try
+        {
+            await process.SendAsync(JobProcessProtocol.Cancel);
+            await process.StopAsync(options.CancelGrace);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        {
+            // The run ended and released the process meanwhile: nothing is left to stop.
+        }
     }
 
     private async Task<JobOutcome> TrainAsync(CancellationToken ct)
@@ -291,8 +298,7 @@ internal sealed class JobRun(
         using var span = TrainerTelemetry.Source.StartActivity("finish job");
         span?.SetTag("job.status", outcome.Status);
         await _ingest.FlushAsync(ct);
-        var db = _ingest.Db;
-        var finished = false;
+        bool finished;
         switch (outcome.Status)
         {
             case JobStatus.Succeeded:
@@ -304,12 +310,14 @@ internal sealed class JobRun(
                 var folder = HfFolder.Read(outcome.FinalModelPath!);
                 var version = await registry.RegisterJobVersionAsync(job, prefix, folder.Architecture, folder.Parameters, _ingest.LatestMetricsJson, ct);
                 var model = $"{version.Model?.Name}@{version.Version}";
-                await db.Jobs.Where(j => j.Id == job.Id && j.WorkerId == worker.Id && j.Status == JobStatus.Running)
+                await _ingest.Db.Jobs.Where(j => j.Id == job.Id && j.WorkerId == worker.Id && j.Status == JobStatus.Running)
                     .ExecuteUpdateAsync(s => s.SetProperty(j => j.ResultModelVersionId, version.Id), ct);
-                if (!(finished = await JobQueue.FinishAsync(db, job.Id, worker.Id, JobStatus.Succeeded, null, ct))) break;
-                await _ingest.AddEventAsync(EventLevel.Info, "status", $"New model version created: {model}",
-                    new { model, model_version_id = version.Id }, ct);
-                await _ingest.AddEventAsync(EventLevel.Info, "status", "The job has successfully completed", null, ct);
+                finished = await _ingest.FinishAsync(JobStatus.Succeeded, null,
+                [
+                    new(EventLevel.Info, "status", $"New model version created: {model}", new { model, model_version_id = version.Id }),
+                    new(EventLevel.Info, "status", "The job has successfully completed"),
+                ], ct);
+                if (!finished) break;
                 await _ingest.PublishStatusAsync(JobStatus.Succeeded, new { fine_tuned_model = model, model_version_id = version.Id });
                 await _ingest.RaiseAsync(AlertKind.JobFinished, AlertSeverity.Info, $"Job {job.Id} succeeded: model {model}", new { model }, ct);
                 break;
@@ -317,19 +325,19 @@ internal sealed class JobRun(
             case JobStatus.Failed:
             {
                 var error = outcome.Error!;
-                if (!(finished = await JobQueue.FinishAsync(db, job.Id, worker.Id, JobStatus.Failed, (error.Code, Truncate(error.Message, 4000), error.Param), ct))) break;
-                await _ingest.AddEventAsync(EventLevel.Error, "status", $"The job failed: {error.Message}", new { code = error.Code, param = error.Param }, ct);
+                finished = await _ingest.FinishAsync(JobStatus.Failed, error,
+                    [new(EventLevel.Error, "status", $"The job failed: {error.Message}", new { code = error.Code, param = error.Param })], ct);
+                if (!finished) break;
                 await _ingest.PublishStatusAsync(JobStatus.Failed, new { error = new { code = error.Code, message = error.Message, param = error.Param } });
                 if (error.Code == "nan_loss")
                     await _ingest.RaiseAsync(AlertKind.NanLoss, AlertSeverity.Critical, $"Job {job.Id}: {error.Message}", new { error.Code }, ct);
-                await _ingest.RaiseAsync(AlertKind.JobFailed, AlertSeverity.Warning, $"Job {job.Id} failed ({error.Code}): {Truncate(error.Message, 500)}",
+                await _ingest.RaiseAsync(AlertKind.JobFailed, AlertSeverity.Warning, $"Job {job.Id} failed ({error.Code}): {JobIngest.Truncate(error.Message, 500)}",
                     new { error.Code, error.Param }, ct);
                 break;
             }
             default:
-                if (!(finished = await JobQueue.FinishAsync(db, job.Id, worker.Id, JobStatus.Cancelled, null, ct))) break;
-                await _ingest.AddEventAsync(EventLevel.Info, "status", "The job was cancelled", null, ct);
-                await _ingest.PublishStatusAsync(JobStatus.Cancelled, null);
+                finished = await _ingest.FinishAsync(JobStatus.Cancelled, null, [new(EventLevel.Info, "status", "The job was cancelled")], ct);
+                if (finished) await _ingest.PublishStatusAsync(JobStatus.Cancelled, null);
                 break;
         }
         if (finished)
@@ -359,8 +367,6 @@ internal sealed class JobRun(
         }
         return refs;
     }
-
-    private static string Truncate(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
     private static string CrashMessage(int exitCode, string stderrTail)
     {
