@@ -1,3 +1,4 @@
+using Assistant.AppHost;
 using Assistant.AppHost.Infrastructure;
 
 var builder = DistributedApplication.CreateBuilder(args);
@@ -15,11 +16,14 @@ var trainingApi = builder.AddProject<Projects.Assistant_TrainingApi>("training-a
     .WithReference(objectStore).WaitFor(objectStore)
     .WithHttpHealthCheck("/health");
 
+// Trainer workers: one job each at a time; a job whose worker dies is resumed by another from its checkpoint.
 var trainer = builder.AddProject<Projects.Assistant_Trainer>("trainer")
+    .WithReplicas(2)
     .WithReference(database)
     .WithReference(redis)
     .WithReference(objectStore)
     .WaitFor(trainingApi)
+    .WithJobLease(builder.Configuration)
     .WithHttpHealthCheck("/health");
 
 var inference = builder.AddProject<Projects.Assistant_Inference>("inference")

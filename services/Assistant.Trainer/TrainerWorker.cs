@@ -1,6 +1,10 @@
-using System.Diagnostics;
+using Assistant.Platform;
+using Assistant.Platform.Jobs;
+using Assistant.Platform.Models;
 using Assistant.Platform.Persistence;
 using Assistant.Platform.Workers;
+using Assistant.Trainer.JobProcesses;
+using Assistant.Trainer.Jobs;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -8,100 +12,113 @@ using StackExchange.Redis;
 
 namespace Assistant.Trainer;
 
-public sealed class TrainerOptions
-{
-    /// <summary>How often the worker proves it is alive.</summary>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>How long a heartbeat counts; a worker silent for longer is considered dead.</summary>
-    public TimeSpan HeartbeatTtl { get; set; } = TimeSpan.FromSeconds(15);
-
-    /// <summary>
-    /// How long an idle worker waits before asking the job stream again; a notice on
-    /// <see cref="RedisKeys.JobNotifications"/> wakes it sooner.
-    /// </summary>
-    public TimeSpan IdlePoll { get; set; } = TimeSpan.FromSeconds(5);
-}
-
 /// <summary>
-/// A trainer worker: registers itself (a row in Postgres, a heartbeat key in Redis), joins the trainers'
-/// consumer group on the job stream and waits for jobs.
+/// A trainer worker: registers itself, makes sure the starter model exists, then takes work from the job
+/// stream one item at a time (a training job or an evaluation), while heartbeats and the queue reconciler
+/// run beside it.
 /// </summary>
 public sealed class TrainerWorker(
     IServiceScopeFactory scopes,
     IConnectionMultiplexer redis,
+    JobQueue queue,
+    WorkerIdentity worker,
+    ActiveWork active,
+    JobRunner jobs,
+    EvaluationRunner evaluations,
+    WorkerHeartbeat heartbeat,
+    QueueReconciler reconciler,
     IOptions<TrainerOptions> options,
     ILogger<TrainerWorker> logger) : BackgroundService
 {
-    public static readonly ActivitySource Activity = new("Assistant.Trainer");
-
-    public string WorkerId { get; } = $"{Environment.MachineName}-{Environment.ProcessId}".ToLowerInvariant();
-
-    public bool Registered { get; private set; }
+    private static readonly TimeSpan StartRetry = TimeSpan.FromSeconds(5);
 
     private readonly SemaphoreSlim _jobNotice = new(0);
 
+    public string WorkerId => worker.Id;
+
+    /// <summary>Registered, starter model present, listening: the worker is ready for jobs.</summary>
+    public bool Ready { get; private set; }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await RegisterAsync(stoppingToken);
-        await JoinConsumerGroupAsync();
-        await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(RedisKeys.JobNotifications), (_, _) => _jobNotice.Release());
-        Registered = true;
-        logger.LogInformation("Worker {WorkerId} registered; waiting on {Stream}", WorkerId, RedisKeys.JobStream);
-
         try
         {
+            await StartAsync(stoppingToken, attempt: 1);
+            var subscriber = redis.GetSubscriber();
+            await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.JobNotifications), (_, _) => _jobNotice.Release());
+            await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.CancelNotifications), (_, id) => active.RequestCancel(id.ToString()));
+            var beating = heartbeat.RunAsync(stoppingToken);
+            var reconciling = reconciler.RunAsync(stoppingToken);
+            Ready = true;
+            logger.LogInformation("Worker {WorkerId} ready; waiting on {Stream}", WorkerId, RedisKeys.JobStream);
             await ListenAsync(stoppingToken);
+            await Task.WhenAll(beating, reconciling);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
     }
 
-    private async Task ListenAsync(CancellationToken stoppingToken)
+    /// <summary>Registration and the starter model need Postgres, Redis and S3: retried until they answer.</summary>
+    private async Task StartAsync(CancellationToken ct, int attempt)
     {
-        var nextHeartbeat = DateTimeOffset.MinValue;
-        while (!stoppingToken.IsCancellationRequested)
+        while (true)
         {
-            if (DateTimeOffset.UtcNow >= nextHeartbeat)
-            {
-                await HeartbeatAsync(stoppingToken);
-                nextHeartbeat = DateTimeOffset.UtcNow + options.Value.HeartbeatInterval;
-            }
-            StreamEntry[] entries;
             try
             {
-                // StackExchange.Redis multiplexes one connection and so cannot block in XREADGROUP: poll.
-                entries = await redis.GetDatabase().StreamReadGroupAsync(
-                    RedisKeys.JobStream, RedisKeys.TrainerGroup, WorkerId, StreamPosition.NewMessages, count: 1);
+                await RegisterAsync(ct);
+                RemoveAbandonedWorkFolders();
+                await EnsureStarterModelAsync(ct);
+                await queue.EnsureConsumerGroupAsync();
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Worker {WorkerId} could not start (attempt {Attempt}); retrying in {Delay}", WorkerId, attempt++, StartRetry);
+                await Task.Delay(StartRetry, ct);
+            }
+        }
+    }
+
+    private async Task ListenAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            WorkItem? item;
+            try
+            {
+                // A message another worker read and left idle longer than a lease was never claimed in Postgres:
+                // that worker died between the two, and the message is taken over.
+                item = await queue.ReadAsync(WorkerId, options.Value.LeaseDuration);
             }
             catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
             {
                 // Redis lost its data (restart without persistence, flush): the group is rebuilt, never fatal.
                 logger.LogWarning("Job stream consumer group is gone; recreating it");
-                await JoinConsumerGroupAsync();
+                await queue.EnsureConsumerGroupAsync();
                 continue;
             }
-            catch (RedisConnectionException ex)
+            catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
             {
                 logger.LogWarning(ex, "Redis is unreachable; worker {WorkerId} retries", WorkerId);
-                await Task.Delay(options.Value.HeartbeatInterval, stoppingToken);
+                await Task.Delay(options.Value.IdlePoll, stoppingToken);
                 continue;
             }
-            foreach (var entry in entries)
+            if (item is null)
             {
-                // Running jobs arrives with the jobs feature; until then the message stays pending for
-                // this consumer, so a worker that can run it claims it later (XAUTOCLAIM) and nothing is lost.
-                logger.LogWarning("Job message {MessageId} received; this worker version cannot run jobs yet", entry.Id);
+                await _jobNotice.WaitAsync(options.Value.IdlePoll, stoppingToken);
+                continue;
             }
-            if (entries.Length == 0)
+            try
             {
-                var untilHeartbeat = nextHeartbeat - DateTimeOffset.UtcNow;
-                var wait = untilHeartbeat < options.Value.IdlePoll ? untilHeartbeat : options.Value.IdlePoll;
-                if (wait > TimeSpan.Zero)
-                {
-                    await _jobNotice.WaitAsync(wait, stoppingToken);
-                }
+                if (item.Kind == WorkKind.Evaluation) await evaluations.RunAsync(item, stoppingToken);
+                else await jobs.RunAsync(item, stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                // One job's trouble never ends the worker: its lease expires and the reconciler takes over.
+                logger.LogError(ex, "Running {Kind} {Id} failed in the worker", item.Kind, item.Id);
+                await Task.Delay(StartRetry, stoppingToken);
             }
         }
     }
@@ -112,9 +129,13 @@ public sealed class TrainerWorker(
         try
         {
             await redis.GetDatabase().KeyDeleteAsync(RedisKeys.WorkerHeartbeat(WorkerId));
-            await UpdateAsync(w => w.State = WorkerState.Stopped, cancellationToken);
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<PlatformDbContext>();
+            await db.Workers.Where(w => w.Id == WorkerId).ExecuteUpdateAsync(s => s
+                .SetProperty(w => w.State, WorkerState.Stopped)
+                .SetProperty(w => w.CurrentJobId, (string?)null), cancellationToken);
         }
-        catch (Exception ex) when (ex is RedisException or DbUpdateException or InvalidOperationException)
+        catch (Exception ex) when (ex is RedisException or DbUpdateException or Npgsql.NpgsqlException or InvalidOperationException or OperationCanceledException)
         {
             logger.LogWarning(ex, "Could not mark worker {WorkerId} stopped", WorkerId);
         }
@@ -122,87 +143,110 @@ public sealed class TrainerWorker(
 
     private async Task RegisterAsync(CancellationToken ct)
     {
-        using var span = Activity.StartActivity("register worker");
+        using var span = TrainerTelemetry.Source.StartActivity("register worker");
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<PlatformDbContext>();
         var now = DateTimeOffset.UtcNow;
-        var worker = await db.Workers.FindAsync([WorkerId], ct);
-        if (worker is null)
+        var row = await db.Workers.FindAsync([WorkerId], ct);
+        if (row is null)
         {
-            worker = new Worker
+            row = new Worker
             {
                 Id = WorkerId,
                 Hostname = Environment.MachineName,
-                PlatformVersion = ServiceDefaultsExtensions.PlatformVersion,
+                PlatformVersion = PlatformBuild.Version,
                 Device = "cpu",
                 RegisteredAt = now,
             };
-            db.Workers.Add(worker);
+            db.Workers.Add(row);
         }
-        worker.ProcessId = Environment.ProcessId;
-        worker.PlatformVersion = ServiceDefaultsExtensions.PlatformVersion;
-        worker.State = WorkerState.Idle;
-        worker.LastHeartbeatAt = now;
+        row.ProcessId = Environment.ProcessId;
+        row.PlatformVersion = PlatformBuild.Version;
+        row.State = WorkerState.Idle;
+        row.CurrentJobId = null;
+        row.LastHeartbeatAt = now;
         await db.SaveChangesAsync(ct);
+        await heartbeat.BeatAsync(ct);
     }
 
-    private async Task JoinConsumerGroupAsync()
+    /// <summary>
+    /// A worker killed mid-job leaves its folder (model, data, checkpoints) behind: the folders of workers of
+    /// this host whose process is gone are removed. Everything in them is in S3.
+    /// </summary>
+    private void RemoveAbandonedWorkFolders()
     {
-        try
+        var root = options.Value.WorkRoot;
+        var hostPrefix = Environment.MachineName.ToLowerInvariant() + "-";
+        if (!Directory.Exists(root) || !OperatingSystem.IsLinux()) return;
+        foreach (var folder in Directory.EnumerateDirectories(root))
         {
-            await redis.GetDatabase().StreamCreateConsumerGroupAsync(
-                RedisKeys.JobStream, RedisKeys.TrainerGroup, StreamPosition.Beginning, createStream: true);
-        }
-        catch (RedisServerException ex) when (ex.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
-        {
-            // Another worker created it first.
-        }
-    }
-
-    private async Task HeartbeatAsync(CancellationToken ct)
-    {
-        try
-        {
-            await redis.GetDatabase().StringSetAsync(
-                RedisKeys.WorkerHeartbeat(WorkerId), DateTimeOffset.UtcNow.ToString("O"), options.Value.HeartbeatTtl);
-            await UpdateAsync(w => w.LastHeartbeatAt = DateTimeOffset.UtcNow, ct);
-        }
-        catch (Exception ex) when (ex is RedisException or DbUpdateException or Npgsql.NpgsqlException)
-        {
-            logger.LogWarning(ex, "Heartbeat of worker {WorkerId} failed; retrying", WorkerId);
+            var name = Path.GetFileName(folder);
+            if (!name.StartsWith(hostPrefix, StringComparison.Ordinal) || !int.TryParse(name.AsSpan(hostPrefix.Length), out var pid)) continue;
+            if (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+                logger.LogInformation("Removed {Folder}, left by a worker that is gone", folder);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                logger.LogWarning(e, "Could not remove {Folder}", folder);
+            }
         }
     }
 
-    private async Task UpdateAsync(Action<Worker> change, CancellationToken ct)
+    /// <summary>
+    /// The built-in starter (base model <c>starter</c> version 1) is registered once by whichever worker comes
+    /// first. It is written by a child process, so that the worker itself never loads libtorch.
+    /// </summary>
+    private async Task EnsureStarterModelAsync(CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<PlatformDbContext>();
-        var worker = await db.Workers.FindAsync([WorkerId], ct);
-        if (worker is not null)
+        var registry = scope.ServiceProvider.GetRequiredService<ModelRegistry>();
+        var starter = await registry.EnsureStarterAsync(async folder =>
         {
-            change(worker);
-            await db.SaveChangesAsync(ct);
-        }
+            using var span = TrainerTelemetry.Source.StartActivity("create starter model");
+            using var process = JobProcess.Start(JobProcessProtocol.CreateStarterCommand, folder, Path.GetTempPath(), logger);
+            var exitCode = await process.WaitForExitAsync(ct);
+            if (exitCode != JobProcessProtocol.Succeeded)
+                throw new InvalidOperationException($"Creating the starter model failed (exit code {exitCode}): {process.StderrTail}");
+        }, ct);
+        logger.LogInformation("Starter model: {Model}@{Version} ({Parameters:N0} parameters)", starter.Model?.Name, starter.Version, starter.Parameters);
     }
 }
 
-/// <summary>Ready once the worker is registered and listening.</summary>
-internal sealed class WorkerRegisteredCheck(TrainerWorker worker) : IHealthCheck
+/// <summary>Ready once the worker is registered, has the starter model and listens.</summary>
+internal sealed class WorkerReadyCheck(TrainerWorker worker) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(worker.Registered
-            ? HealthCheckResult.Healthy($"worker {worker.WorkerId} registered")
-            : HealthCheckResult.Unhealthy("registering"));
+        Task.FromResult(worker.Ready
+            ? HealthCheckResult.Healthy($"worker {worker.WorkerId} ready")
+            : HealthCheckResult.Unhealthy("starting"));
+}
+
+/// <summary>Rejects settings no worker could run with, naming each.</summary>
+internal sealed class TrainerOptionsValidation : IValidateOptions<TrainerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TrainerOptions options) =>
+        options.Problems().ToList() is { Count: > 0 } problems ? ValidateOptionsResult.Fail(problems) : ValidateOptionsResult.Success;
 }
 
 public static class TrainerWorkerExtensions
 {
     public static IHostApplicationBuilder AddTrainerWorker(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<TrainerOptions>().BindConfiguration("Trainer");
+        builder.Services.AddOptions<TrainerOptions>().BindConfiguration(TrainerOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<TrainerOptions>, TrainerOptionsValidation>();
+        builder.Services.AddSingleton(WorkerIdentity.ForThisProcess());
+        builder.Services.AddSingleton<ActiveWork>();
+        builder.Services.AddSingleton<WorkerResources>();
+        builder.Services.AddSingleton<WorkerHeartbeat>();
+        builder.Services.AddSingleton<QueueReconciler>();
+        builder.Services.AddSingleton<JobRunner>();
+        builder.Services.AddSingleton<EvaluationRunner>();
         builder.Services.AddSingleton<TrainerWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TrainerWorker>());
-        builder.Services.AddHealthChecks().AddCheck<WorkerRegisteredCheck>("worker");
+        builder.Services.AddHealthChecks().AddCheck<WorkerReadyCheck>("worker");
         return builder;
     }
 }

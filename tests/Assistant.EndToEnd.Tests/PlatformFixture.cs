@@ -12,6 +12,9 @@ namespace Assistant.EndToEnd.Tests;
 public sealed class RunningPlatform : IAsyncDisposable
 {
     public static readonly string[] Services = ["training-api", "trainer", "inference", "web", "gateway"];
+    public const int JobLeaseSeconds = 6;
+    /// <summary>Trainer replicas the AppHost starts (a job survives the death of one).</summary>
+    public const int TrainerReplicas = 2;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
     private static readonly string[] TerminalStates = [KnownResourceStates.Exited, KnownResourceStates.FailedToStart, KnownResourceStates.Finished];
 
@@ -39,6 +42,8 @@ public sealed class RunningPlatform : IAsyncDisposable
             $"Parameters:s3-access-key={secrets.S3AccessKey}",
             $"Parameters:s3-secret-key={secrets.S3SecretKey}",
             "DcpPublisher:RandomizePorts=true",
+            // A job whose worker dies is taken over by another worker within seconds, not the default half minute.
+            $"Jobs:LeaseSeconds={JobLeaseSeconds}",
         ], (options, _) => options.DisableDashboard = true);
         builder.Services.AddLogging(logging => logging
             .SetMinimumLevel(LogLevel.Warning)

@@ -20,11 +20,11 @@ public sealed class RestartTests
         var marker = $"restart-{Guid.NewGuid():N}";
         var payload = Encoding.UTF8.GetBytes($"kept across restarts: {marker}");
 
-        string firstWorker;
+        string[] firstWorkers;
         string[] firstMigrations;
         await using (var first = await RunningPlatform.StartAsync(data.Path, secrets))
         {
-            firstWorker = await SingleAliveWorkerAsync(first, ct);
+            firstWorkers = await AliveWorkersAsync(first, ct);
             firstMigrations = await AppliedMigrationsAsync(first, ct);
             Assert.NotEmpty(firstMigrations);
 
@@ -40,12 +40,12 @@ public sealed class RestartTests
 
         // Migrations applied once: the history is the same, nothing re-ran or went missing.
         Assert.Equal(firstMigrations, await AppliedMigrationsAsync(second, ct));
-        // The first run's worker row is still in Postgres next to the new worker.
+        // The first run's worker rows are still in Postgres next to the new workers.
         await using (var db = await OpenDatabaseAsync(second, ct))
         {
-            await using var query = new NpgsqlCommand("SELECT count(*) FROM workers WHERE id = @id", db);
-            query.Parameters.AddWithValue("id", firstWorker);
-            Assert.Equal(1L, await query.ExecuteScalarAsync(ct));
+            await using var query = new NpgsqlCommand("SELECT count(*) FROM workers WHERE id = ANY(@ids)", db);
+            query.Parameters.AddWithValue("ids", firstWorkers);
+            Assert.Equal((long)firstWorkers.Length, await query.ExecuteScalarAsync(ct));
         }
         await using (var redis = await ConnectionMultiplexer.ConnectAsync((await second.GetConnectionStringAsync("redis"))!))
         {
@@ -61,12 +61,26 @@ public sealed class RestartTests
         Assert.Equal("ok", health!.RootElement.GetProperty("status").GetString());
     }
 
-    private static async Task<string> SingleAliveWorkerAsync(RunningPlatform platform, CancellationToken ct)
+    /// <summary>
+    /// The ids of the alive workers, once every trainer replica is up: the platform reports healthy as soon as
+    /// one replica is, so the others may still be registering.
+    /// </summary>
+    private static async Task<string[]> AliveWorkersAsync(RunningPlatform platform, CancellationToken ct)
     {
         using var gateway = platform.CreateGatewayClient();
-        using var health = await gateway.GetFromJsonAsync<JsonDocument>("/api/health", ct);
-        return Assert.Single(health!.RootElement.GetProperty("workers").EnumerateArray(), w => w.GetProperty("alive").GetBoolean())
-            .GetProperty("id").GetString()!;
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            using var health = await gateway.GetFromJsonAsync<JsonDocument>("/api/health", ct);
+            var alive = health!.RootElement.GetProperty("workers").EnumerateArray()
+                .Where(w => w.GetProperty("alive").GetBoolean()).Select(w => w.GetProperty("id").GetString()!).ToArray();
+            if (alive.Length == RunningPlatform.TrainerReplicas || DateTimeOffset.UtcNow > deadline)
+            {
+                Assert.Equal(RunningPlatform.TrainerReplicas, alive.Length);
+                return alive;
+            }
+            await Task.Delay(500, ct);
+        }
     }
 
     private static async Task<string[]> AppliedMigrationsAsync(RunningPlatform platform, CancellationToken ct)
