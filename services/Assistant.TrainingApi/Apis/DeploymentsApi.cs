@@ -17,8 +17,11 @@ public sealed record DeploymentDto(string JobId, string Model, string Alias, int
 /// </summary>
 public static class DeploymentsApi
 {
-    /// <summary>Where a worker leaves a job's exported HF folder; used to register a job the worker did not register.</summary>
-    public static string FinalFolderOf(string jobId) => $"jobs/{jobId}/final/";
+    /// <summary>
+    /// Where the trainer uploads a succeeded job's HF folder before registering it; a deploy registers it from here
+    /// when the trainer stopped in between.
+    /// </summary>
+    public static string FinalFolderOf(string jobId) => $"jobs/{jobId}/model/";
 
     public static IEndpointRouteBuilder MapDeploymentsApi(this IEndpointRouteBuilder app)
     {
