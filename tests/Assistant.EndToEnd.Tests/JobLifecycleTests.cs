@@ -94,7 +94,7 @@ public sealed class JobLifecycleTests(PlatformFixture fixture)
         Assert.Contains("eval", types);
 
         var checkpoints = await GetAsync(gateway, $"/api/jobs/{id}/checkpoints");
-        var steps = checkpoints.GetProperty("data").EnumerateArray().Select(c => c.GetProperty("step").GetInt32()).Order().ToList();
+        var steps = checkpoints.GetProperty("data").EnumerateArray().Select(c => c.GetProperty("step_number").GetInt32()).Order().ToList();
         Assert.Contains(3, steps);
         Assert.Contains(6, steps);
 
