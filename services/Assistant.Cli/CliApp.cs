@@ -20,6 +20,9 @@ public static class CliApp
             ExportCommand.Create(),
             DatasetsCommand.Create(),
             TrainCommand.Create(),
+            JobsCommand.Create(),
+            ModelsCommand.Create(),
+            WorkersCommand.Create(),
         };
         root.Options.Add(Verbose);
         return root;

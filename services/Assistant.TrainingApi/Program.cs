@@ -1,9 +1,12 @@
 using System.Text.Json;
 using Assistant.Platform.Datasets;
+using Assistant.Platform.Jobs;
 using Assistant.Platform.Persistence;
 using Assistant.Platform.Storage;
 using Assistant.TrainingApi.Apis;
+using Assistant.TrainingApi.Background;
 using Assistant.TrainingApi.Database;
+using Assistant.TrainingApi.Jobs;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -13,6 +16,9 @@ builder.AddRedisClient(Assistant.Platform.Workers.RedisKeys.ConnectionName);
 builder.AddArtifactStore();
 builder.AddDatabaseMigrations();
 builder.AddDatasets();
+builder.AddJobs();
+builder.AddJobApi();
+builder.AddBackgroundServices();
 builder.Services.AddProblemDetails();
 builder.Services.AddSingleton<PlatformHealth>();
 // snake_case on the wire, like the seed's API and OpenAI's.
@@ -25,5 +31,12 @@ app.UseStatusCodePages();
 app.MapDefaultEndpoints();
 app.MapHealthApi();
 app.MapDatasetsApi();
+app.MapJobsApi();
+app.MapEvaluationsApi();
+app.MapSweepsApi();
+app.MapModelsApi();
+app.MapDeploymentsApi();
+app.MapWorkersApi();
+app.MapAlertsApi();
 
 app.Run();

@@ -3,14 +3,13 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using static Assistant.Cli.Commands.ApiCalls;
 
 namespace Assistant.Cli.Commands;
 
 /// <summary><c>assistant datasets ...</c>: upload, list, show, examples, split and download through the gateway.</summary>
 internal static class DatasetsCommand
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-
     public static Command Create()
     {
         var command = new Command("datasets", "Upload, version, inspect and split training data.")
@@ -223,9 +222,6 @@ internal static class DatasetsCommand
         }
         return $"api/datasets/{Uri.EscapeDataString(reference[..at])}/versions/{Uri.EscapeDataString(reference[(at + 1)..])}";
     }
-
-    private static string Text(JsonElement element, string property) =>
-        element.TryGetProperty(property, out var value) && value.ValueKind != JsonValueKind.Null ? value.ToString() : "";
 
     /// <summary>
     /// Reports how much of the file has gone up: a redrawn bar on a terminal, a line every 10% otherwise.
