@@ -83,6 +83,7 @@ internal sealed class JobRun(
             await leaseKeeper;
             _process?.Dispose(); // kills the job process if anything above left it running
             _workspace?.Dispose();
+            _abort.Dispose();
         }
     }
 

@@ -1,7 +1,4 @@
-using System.Diagnostics;
-using Assistant.Modeling.Training;
 using Assistant.Platform.Jobs;
-using Assistant.Platform.Models;
 using Assistant.Platform.Persistence;
 using Assistant.Trainer.JobProcesses;
 using Microsoft.EntityFrameworkCore;
