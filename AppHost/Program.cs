@@ -14,6 +14,7 @@ var trainingApi = builder.AddProject<Projects.Assistant_TrainingApi>("training-a
     .WithReference(database).WaitFor(database)
     .WithReference(redis).WaitFor(redis)
     .WithReference(objectStore).WaitFor(objectStore)
+    .WithQueueReconciliation(builder.Configuration)
     .WithHttpHealthCheck("/health");
 
 // Trainer workers: one job each at a time; a job whose worker dies is resumed by another from its checkpoint.

@@ -14,8 +14,8 @@ namespace Assistant.Trainer;
 
 /// <summary>
 /// A trainer worker: registers itself, makes sure the starter model exists, then takes work from the job
-/// stream one item at a time (a training job or an evaluation), while heartbeats and the queue reconciler
-/// run beside it.
+/// stream one item at a time (a training job or an evaluation), while its heartbeat runs beside it. Jobs
+/// whose worker died are put back on the queue by the training API's reconciler.
 /// </summary>
 public sealed class TrainerWorker(
     IServiceScopeFactory scopes,
@@ -26,7 +26,6 @@ public sealed class TrainerWorker(
     JobRunner jobs,
     EvaluationRunner evaluations,
     WorkerHeartbeat heartbeat,
-    QueueReconciler reconciler,
     IOptions<TrainerOptions> options,
     ILogger<TrainerWorker> logger) : BackgroundService
 {
@@ -48,11 +47,10 @@ public sealed class TrainerWorker(
             await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.JobNotifications), (_, _) => _jobNotice.Release());
             await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.CancelNotifications), (_, id) => active.RequestCancel(id.ToString()));
             var beating = heartbeat.RunAsync(stoppingToken);
-            var reconciling = reconciler.RunAsync(stoppingToken);
             Ready = true;
             logger.LogInformation("Worker {WorkerId} ready; waiting on {Stream}", WorkerId, RedisKeys.JobStream);
             await ListenAsync(stoppingToken);
-            await Task.WhenAll(beating, reconciling);
+            await beating;
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -241,7 +239,6 @@ public static class TrainerWorkerExtensions
         builder.Services.AddSingleton<ActiveWork>();
         builder.Services.AddSingleton<WorkerResources>();
         builder.Services.AddSingleton<WorkerHeartbeat>();
-        builder.Services.AddSingleton<QueueReconciler>();
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddSingleton<EvaluationRunner>();
         builder.Services.AddSingleton<TrainerWorker>();

@@ -17,7 +17,7 @@ internal static class JobFollower
 
     public static async Task<int> FollowAsync(HttpClient http, string jobId, TextWriter output, TextWriter error, CancellationToken ct)
     {
-        http.Timeout = Timeout.InfiniteTimeSpan; // a stream lasts as long as the job
+        // HttpClient.Timeout only covers the response headers here (ResponseHeadersRead): the stream itself lasts as long as the job.
         var bar = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
         var view = new ProgressView(output, bar);
         for (var attempt = 0; ; attempt++)
@@ -103,11 +103,6 @@ internal static class JobFollower
             }
             if (type == "metrics")
             {
-                if (Number(data, "valid_loss") is double valid)
-                {
-                    EndLine();
-                    output.WriteLine(Invariant($"eval step {Text(data, "step")} | valid_loss {valid:F4}"));
-                }
                 Progress(data);
                 return null;
             }

@@ -22,12 +22,6 @@ public static class RedisKeys
     /// </summary>
     public const string QueueSentinel = "assistant:jobs:sentinel";
 
-    /// <summary>
-    /// Held (with a TTL) by the one worker reconciling the queue this round, so that workers do not all
-    /// repeat the same scan; losing it only delays reconciliation by a round.
-    /// </summary>
-    public const string ReconcileLock = "assistant:jobs:reconcile-lock";
-
     /// <summary>Key that exists while a worker is alive (refreshed with a TTL).</summary>
     public static string WorkerHeartbeat(string workerId) => $"assistant:workers:{workerId}:heartbeat";
     public const string WorkerHeartbeatPattern = "assistant:workers:*:heartbeat";
