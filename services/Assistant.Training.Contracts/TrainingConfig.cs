@@ -124,7 +124,7 @@ public sealed record TrainingConfig
     {
         void Check(bool ok, string field, string what)
         {
-            if (!ok) throw new TrainingConfigException($"{field} {what}.");
+            if (!ok) throw new TrainingConfigException($"{field} {what}.", field: field);
         }
         Check(TrainingMethods.All.Contains(Method), "method", $"'{Method}' is not one of {string.Join(", ", TrainingMethods.All)}");
         Check(MaxSteps > 0 || NumEpochs > 0, "num_epochs", "must be > 0 when max_steps is not set");
@@ -176,5 +176,9 @@ public sealed record TrainingSpec
         JsonSerializer.Deserialize<TrainingSpec>(json, TrainingConfig.JsonOptions) ?? throw new TrainingConfigException("The training spec is null.");
 }
 
-/// <summary>A hyperparameter no run can use; the message names the field.</summary>
-public sealed class TrainingConfigException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>A hyperparameter no run can use; the message names the field, and <see cref="Field"/> holds it when one field is at fault.</summary>
+public sealed class TrainingConfigException(string message, Exception? inner = null, string? field = null) : Exception(message, inner)
+{
+    /// <summary>The snake_case key at fault (<c>learning_rate</c>), or null when the problem is not one field's.</summary>
+    public string? Field { get; } = field;
+}

@@ -215,7 +215,7 @@ public sealed class JobWorkerTests(PlatformFixture fixture) : IAsyncLifetime
         await WaitForStatusAsync(missingBlob, JobStatus.Failed);
         await using var db = OpenDatabase();
         var config = await db.Jobs.AsNoTracking().SingleAsync(j => j.Id == badConfig, Ct);
-        Assert.Equal(("invalid_hyperparameters", "hyperparameters"), (config.ErrorCode, config.ErrorParam));
+        Assert.Equal(("invalid_hyperparameters", "max_length"), (config.ErrorCode, config.ErrorParam));
         Assert.Contains("max_length", config.ErrorMessage);
         var blob = await db.Jobs.AsNoTracking().SingleAsync(j => j.Id == missingBlob, Ct);
         Assert.Equal(("invalid_training_file", "training_file"), (blob.ErrorCode, blob.ErrorParam));

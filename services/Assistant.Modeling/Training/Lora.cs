@@ -72,7 +72,7 @@ public sealed class LoraAdapters : IDisposable
             lora.hooks.Add(handle.remove);
         }
         if (lora.adapters.Count == 0)
-            throw new TrainingConfigException($"lora_target_modules [{string.Join(", ", targets)}] match no projection of this {model.Config.ModelType} model.");
+            throw new TrainingConfigException($"lora_target_modules [{string.Join(", ", targets)}] match no projection of this {model.Config.ModelType} model.", field: "lora_target_modules");
         return lora;
     }
 

@@ -48,7 +48,7 @@ public static class TrainingRun
             throw new ModelFormatException($"The tokenizer of '{modelFolder}' has {tokenizer.VocabSize} ids but the model only {modelConfig.VocabSize} embeddings.");
         if (config.MaxLength == 0) config = config with { MaxLength = Math.Min(1024, modelConfig.MaxPositions) };
         if (config.MaxLength > modelConfig.MaxPositions)
-            throw new TrainingConfigException($"max_length {config.MaxLength} exceeds the model's context of {modelConfig.MaxPositions} tokens.");
+            throw new TrainingConfigException($"max_length {config.MaxLength} exceeds the model's context of {modelConfig.MaxPositions} tokens.", field: "max_length");
 
         var encoder = new SequenceEncoder(tokenizer, template, config.MaxLength, config.TrainOnAllTokens);
         var padId = tokenizer.Special.Pad?.Id ?? modelConfig.PadTokenId ?? tokenizer.Special.Eos?.Id ?? 0;

@@ -39,6 +39,9 @@ public sealed class JobQueue(IConnectionMultiplexer redis)
 {
     public static readonly ActivitySource Activity = new("Assistant.Jobs");
 
+    /// <summary>A queued job waiting this long while a worker is idle has lost its stream message.</summary>
+    public static readonly TimeSpan StaleQueued = TimeSpan.FromMinutes(1);
+
     private IDatabase Redis => redis.GetDatabase();
 
     /// <summary>Puts a job (or an evaluation) on the stream and wakes idle workers.</summary>
@@ -134,6 +137,28 @@ public sealed class JobQueue(IConnectionMultiplexer redis)
     }
 
     /// <summary>
+    /// Hands a running job back to the queue because its worker is shutting down (not because the job
+    /// failed): the attempt is not counted, and another worker resumes it from its latest checkpoint at
+    /// once instead of after the lease expires. False when this worker no longer held it.
+    /// </summary>
+    public async Task<bool> ReleaseAsync(PlatformDbContext db, string jobId, string workerId, CancellationToken ct)
+    {
+        var released = await db.Jobs
+            .Where(j => j.Id == jobId && j.WorkerId == workerId && j.Status == JobStatus.Running && j.CancelRequestedAt == null)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(j => j.Status, JobStatus.Queued)
+                .SetProperty(j => j.QueuedAt, DateTimeOffset.UtcNow)
+                .SetProperty(j => j.LeaseExpiresAt, (DateTimeOffset?)null)
+                .SetProperty(j => j.Attempts, j => j.Attempts - 1), ct) == 1;
+        if (released)
+        {
+            await EnqueueAsync(WorkKind.Job, jobId);
+            await PublishStatusAsync(jobId, JobStatus.Queued, new { reason = "worker_stopping", previous_worker = workerId });
+        }
+        return released;
+    }
+
+    /// <summary>
     /// Asks a job to cancel. A job not yet running is cancelled at once; a running one is flagged (Postgres
     /// and Redis) and its worker stops it within one optimizer step. Returns the job's status afterwards,
     /// or null when it is already finished (nothing to cancel).
@@ -219,6 +244,23 @@ public sealed class JobQueue(IConnectionMultiplexer redis)
                 requeued.Add(job.Id);
                 await EnqueueAsync(WorkKind.Job, job.Id);
                 await PublishStatusAsync(job.Id, JobStatus.Queued, new { reason = "worker_lost", previous_worker = job.WorkerId });
+            }
+        }
+
+        // A queued job whose message never reached the stream (the row said queued, then the enqueue failed
+        // while Redis stayed up) would wait for ever. When a worker is idle and such a job has waited longer
+        // than a claim ever takes, put it on the stream again; a duplicate is harmless.
+        var staleBefore = now - StaleQueued;
+        if (await db.Workers.AnyAsync(w => w.State == WorkerState.Idle && w.LastHeartbeatAt > staleBefore, ct))
+        {
+            var stale = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.Queued && j.QueuedAt < staleBefore)
+                .OrderBy(j => j.QueuedAt).Select(j => j.Id).Take(100).ToListAsync(ct);
+            foreach (var id in stale.Except(requeued))
+            {
+                if (await db.Jobs.Where(j => j.Id == id && j.Status == JobStatus.Queued && j.QueuedAt < staleBefore)
+                        .ExecuteUpdateAsync(s => s.SetProperty(j => j.QueuedAt, now), ct) == 0) continue;
+                await EnqueueAsync(WorkKind.Job, id);
+                requeued.Add(id);
             }
         }
 

@@ -134,6 +134,10 @@ public sealed class JobGroup
     /// <summary>The searched hyperparameters and their values, as JSON.</summary>
     public required string Space { get; set; }
     public string Objective { get; set; } = "valid_loss";
+    /// <summary>The cap on trials the request gave (random search draws this many), or null.</summary>
+    public int? MaxTrials { get; set; }
+    /// <summary>The seed every trial shares and random search draws from: the sweep can be repeated exactly.</summary>
+    public long Seed { get; set; }
     public required string CreatedBy { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }

@@ -296,6 +296,21 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
         return move;
     }
 
+    /// <summary>Removes <paramref name="alias"/> of <paramref name="modelName"/>; the removal is recorded as a move to no version.</summary>
+    public async Task<AliasMove> RemoveAliasAsync(string modelName, string alias, string movedBy, string? reason, CancellationToken ct)
+    {
+        var model = await db.Models.SingleOrDefaultAsync(m => m.Name == modelName, ct)
+            ?? throw new ModelRegistryException("name", $"No registered model is named '{modelName}'.", notFound: true);
+        var pointer = await db.ModelAliases.SingleOrDefaultAsync(a => a.ModelId == model.Id && a.Alias == alias, ct)
+            ?? throw new ModelRegistryException("alias", $"Model '{modelName}' has no alias '{alias}'.", notFound: true);
+        var from = await db.ModelVersions.Where(v => v.Id == pointer.VersionId).Select(v => (int?)v.Version).SingleOrDefaultAsync(ct);
+        db.ModelAliases.Remove(pointer);
+        var move = new AliasMove { ModelId = model.Id, Alias = alias, FromVersion = from, ToVersion = null, MovedBy = movedBy, Reason = reason, MovedAt = DateTimeOffset.UtcNow };
+        db.AliasMoves.Add(move);
+        await db.SaveChangesAsync(ct); // one transaction: the alias goes and its history records it, or neither
+        return move;
+    }
+
     private Task<ModelVersion?> FindLatestAsync(string name, CancellationToken ct) =>
         db.ModelVersions.AsNoTracking().Include(v => v.Model).Where(v => v.Model!.Name == name)
             .OrderByDescending(v => v.Version).FirstOrDefaultAsync(ct);

@@ -190,6 +190,7 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
             e.Property(x => x.ErrorMessage).HasMaxLength(4000);
             e.Property(x => x.WorkerId).HasMaxLength(128);
             e.Property(x => x.CreatedBy).HasMaxLength(128);
+            e.HasOne<TrainingJob>().WithMany().HasForeignKey(x => x.JobId).OnDelete(DeleteBehavior.Cascade);
         });
     }
 

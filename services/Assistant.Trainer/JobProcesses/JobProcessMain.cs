@@ -92,7 +92,7 @@ public static class JobProcessMain
         TrainingDataException when spec.TestFile is not null && e.Message.StartsWith(spec.TestFile, StringComparison.Ordinal) =>
             new JobError("invalid_test_file", e.Message, "test_file"),
         TrainingDataException => new JobError("invalid_training_file", e.Message, "training_file"),
-        TrainingConfigException => new JobError("invalid_hyperparameters", e.Message, "hyperparameters"),
+        TrainingConfigException c => new JobError("invalid_hyperparameters", e.Message, c.Field ?? "hyperparameters"),
         ModelFormatException => new JobError("model_error", e.Message, "model"),
         _ => null,
     };

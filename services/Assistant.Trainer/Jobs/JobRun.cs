@@ -48,6 +48,7 @@ internal sealed class JobRun(
         using var done = new CancellationTokenSource();
         await using var ingest = _ingest = new JobIngest(job, scopes, queue, worker, options, logger);
         var leaseKeeper = KeepLeaseAsync(done.Token);
+        var handBack = false;
         try
         {
             await AnnounceStartAsync(abort.Token);
@@ -61,6 +62,7 @@ internal sealed class JobRun(
             logger.LogWarning("Job {JobId} stopped on this worker: {Reason}", job.Id,
                 _leaseLost ? "its lease was lost" : "the worker is shutting down");
             trace?.SetStatus(ActivityStatusCode.Error, _leaseLost ? "lease lost" : "worker stopping");
+            handBack = !_leaseLost && stopping.IsCancellationRequested;
         }
         catch (Exception e)
         {
@@ -84,6 +86,23 @@ internal sealed class JobRun(
             _process?.Dispose(); // kills the job process if anything above left it running
             _workspace?.Dispose();
             _abort.Dispose();
+            if (handBack) await HandBackAsync();
+        }
+    }
+
+    /// <summary>This worker is stopping: give the job back now (its process is gone) rather than let the lease run out.</summary>
+    private async Task HandBackAsync()
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await using var scope = scopes.CreateAsyncScope();
+            if (await queue.ReleaseAsync(scope.ServiceProvider.GetRequiredService<PlatformDbContext>(), job.Id, worker.Id, timeout.Token))
+                logger.LogInformation("Job {JobId} handed back to the queue; another worker resumes it from its latest checkpoint", job.Id);
+        }
+        catch (Exception e) when (e is OperationCanceledException or DbUpdateException or Npgsql.NpgsqlException or StackExchange.Redis.RedisException)
+        {
+            logger.LogWarning(e, "Could not hand job {JobId} back; it is resumed when its lease expires", job.Id);
         }
     }
 

@@ -113,16 +113,9 @@ public static class ModelsApi
     }
 
     private static async Task<NoContent> DeleteAlias(
-        string name, string alias, HttpContext http, PlatformDbContext db, Deployments deployments, CancellationToken ct, string? reason = null)
+        string name, string alias, HttpContext http, ModelRegistry registry, Deployments deployments, CancellationToken ct, string? reason = null)
     {
-        var model = await db.Models.FirstOrDefaultAsync(m => m.Name == name, ct)
-            ?? throw ApiProblem.NotFound("name", $"No registered model is named '{name}'.");
-        var pointer = await db.ModelAliases.FirstOrDefaultAsync(a => a.ModelId == model.Id && a.Alias == alias, ct)
-            ?? throw ApiProblem.NotFound("alias", $"Model '{name}' has no alias '{alias}'.");
-        var from = await db.ModelVersions.Where(v => v.Id == pointer.VersionId).Select(v => (int?)v.Version).FirstOrDefaultAsync(ct);
-        db.ModelAliases.Remove(pointer);
-        db.AliasMoves.Add(new AliasMove { ModelId = model.Id, Alias = alias, FromVersion = from, ToVersion = null, MovedBy = Caller.Of(http), Reason = reason, MovedAt = DateTimeOffset.UtcNow });
-        await db.SaveChangesAsync(ct); // one transaction: the alias goes and its history records it, or neither
+        await registry.RemoveAliasAsync(name, alias, Caller.Of(http), reason, ct);
         await deployments.AnnounceAsync(name, alias, null, ct);
         return TypedResults.NoContent();
     }

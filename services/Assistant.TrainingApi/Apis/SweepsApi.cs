@@ -10,7 +10,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Assistant.TrainingApi.Apis;
 
 public sealed record SweepDto(
-    Guid Id, string Object, string? Name, string Search, JsonElement Parameters, string Objective, IReadOnlyList<JobDto> Jobs,
+    Guid Id, string Object, string? Name, string Search, JsonElement Parameters, int? MaxTrials, long Seed, string Objective, IReadOnlyList<JobDto> Jobs,
     string? BestJobId, double? BestValidLoss, string CreatedBy, DateTimeOffset CreatedAt);
 
 /// <summary>
@@ -82,6 +82,8 @@ public static class SweepsApi
             Name = name,
             Search = search,
             Space = parameters.ToJsonString(),
+            MaxTrials = maxTrials,
+            Seed = seed,
             CreatedBy = Caller.Of(http),
             CreatedAt = DateTimeOffset.UtcNow,
         };
@@ -106,7 +108,7 @@ public static class SweepsApi
             .Select(j => (j.Id, Loss: lowest.TryGetValue(j.Id, out var v) ? v : LatestOf(j.Metrics, group.Objective)))
             .Where(x => x.Loss is { } loss && double.IsFinite(loss))
             .OrderBy(x => x.Loss).FirstOrDefault();
-        return new SweepDto(group.Id, "sweep", group.Name, group.Search, JobDto.Json(group.Space), group.Objective,
+        return new SweepDto(group.Id, "sweep", group.Name, group.Search, JobDto.Json(group.Space), group.MaxTrials, group.Seed, group.Objective,
             await JobViews.ToDtosAsync(db, jobs, ct), best.Id, best.Loss, group.CreatedBy, group.CreatedAt);
     }
 

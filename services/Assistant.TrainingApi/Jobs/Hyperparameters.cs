@@ -63,9 +63,7 @@ public static class Hyperparameters
         }
         catch (TrainingConfigException ex)
         {
-            // Validate's messages start with the field ("learning_rate must be a positive number.").
-            var key = ex.Message.Split(' ', 2)[0];
-            throw ApiProblem.Invalid(Settable.ContainsKey(key) ? fieldOf(key) : "hyperparameters", ex.Message);
+            throw ApiProblem.Invalid(ex.Field is { } key && Settable.ContainsKey(key) ? fieldOf(key) : "hyperparameters", ex.Message);
         }
         return config;
     }

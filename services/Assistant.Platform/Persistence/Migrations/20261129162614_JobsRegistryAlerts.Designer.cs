@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Assistant.Platform.Persistence.Migrations
 {
     [DbContext(typeof(PlatformDbContext))]
-    [Migration("20261129144842_JobsRegistryAlerts")]
+    [Migration("20261129162614_JobsRegistryAlerts")]
     partial class JobsRegistryAlerts
     {
         /// <inheritdoc />
@@ -645,6 +645,10 @@ namespace Assistant.Platform.Persistence.Migrations
                         .HasColumnType("character varying(128)")
                         .HasColumnName("created_by");
 
+                    b.Property<int?>("MaxTrials")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_trials");
+
                     b.Property<string>("Name")
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)")
@@ -661,6 +665,10 @@ namespace Assistant.Platform.Persistence.Migrations
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)")
                         .HasColumnName("search");
+
+                    b.Property<long>("Seed")
+                        .HasColumnType("bigint")
+                        .HasColumnName("seed");
 
                     b.Property<string>("Space")
                         .IsRequired()
@@ -1227,6 +1235,16 @@ namespace Assistant.Platform.Persistence.Migrations
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_dataset_version_usages_dataset_versions_dataset_version_id");
+                });
+
+            modelBuilder.Entity("Assistant.Platform.Jobs.Evaluation", b =>
+                {
+                    b.HasOne("Assistant.Platform.Jobs.TrainingJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_evaluations_training_jobs_job_id");
                 });
 
             modelBuilder.Entity("Assistant.Platform.Jobs.JobCheckpoint", b =>

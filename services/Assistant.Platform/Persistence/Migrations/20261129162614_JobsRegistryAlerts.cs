@@ -107,30 +107,6 @@ namespace Assistant.Platform.Persistence.Migrations
                 });
 
             migrationBuilder.CreateTable(
-                name: "evaluations",
-                columns: table => new
-                {
-                    id = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
-                    job_id = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
-                    model_version_id = table.Column<Guid>(type: "uuid", nullable: false),
-                    dataset_version_id = table.Column<Guid>(type: "uuid", nullable: false),
-                    dataset_ref = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
-                    dataset_sha256 = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
-                    status = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
-                    metrics = table.Column<string>(type: "jsonb", nullable: true),
-                    error_message = table.Column<string>(type: "character varying(4000)", maxLength: 4000, nullable: true),
-                    worker_id = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
-                    lease_expires_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
-                    created_by = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
-                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
-                    completed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
-                },
-                constraints: table =>
-                {
-                    table.PrimaryKey("pk_evaluations", x => x.id);
-                });
-
-            migrationBuilder.CreateTable(
                 name: "job_groups",
                 columns: table => new
                 {
@@ -139,6 +115,8 @@ namespace Assistant.Platform.Persistence.Migrations
                     search = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
                     space = table.Column<string>(type: "jsonb", nullable: false),
                     objective = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    max_trials = table.Column<int>(type: "integer", nullable: true),
+                    seed = table.Column<long>(type: "bigint", nullable: false),
                     created_by = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
                     created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
@@ -251,6 +229,36 @@ namespace Assistant.Platform.Persistence.Migrations
                         name: "fk_model_versions_models_model_id",
                         column: x => x.model_id,
                         principalTable: "registered_models",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "evaluations",
+                columns: table => new
+                {
+                    id = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    job_id = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    model_version_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    dataset_version_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    dataset_ref = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
+                    dataset_sha256 = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    status = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    metrics = table.Column<string>(type: "jsonb", nullable: true),
+                    error_message = table.Column<string>(type: "character varying(4000)", maxLength: 4000, nullable: true),
+                    worker_id = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    lease_expires_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    created_by = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    completed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_evaluations", x => x.id);
+                    table.ForeignKey(
+                        name: "fk_evaluations_training_jobs_job_id",
+                        column: x => x.job_id,
+                        principalTable: "training_jobs",
                         principalColumn: "id",
                         onDelete: ReferentialAction.Cascade);
                 });

@@ -1,7 +1,7 @@
 using Npgsql;
 using NpgsqlTypes;
 
-namespace Assistant.Trainer.Jobs;
+namespace Assistant.Platform.Jobs;
 
 /// <summary>One value of one metric at one step, waiting to be written.</summary>
 public readonly record struct MetricPoint(string Key, int Step, double Value, DateTimeOffset RecordedAt);
