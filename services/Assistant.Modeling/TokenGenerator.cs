@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -180,6 +181,8 @@ public sealed class TokenGenerator(CausalLM model)
     /// <summary>The next token of every row, following HF's logits-processor order.</summary>
     static long[] Pick(Tensor logits, Tensor? seen, torch.Generator? sampler, SamplingOptions options)
     {
+        if (options.Temperature <= 0 && seen is null && logits.device_type == DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.is_contiguous())
+            return ArgMax(logits);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var x = logits;
@@ -214,6 +217,26 @@ public sealed class TokenGenerator(CausalLM model)
         if (seen is not null)
             seen.index_put_(tensor(true, device: seen.device), arange(next.shape[0], dtype: ScalarType.Int64, device: next.device), next);
         return next.cpu().data<long>().ToArray();
+    }
+
+    /// <summary>
+    /// torch's argmax(-1) of CPU fp32 logits [rows, vocab] (the first maximum; a NaN counts as the maximum) read in place:
+    /// the TorchSharp ops and the copy back cost ~0.1 ms a step, as much as a fast decode step's attention.
+    /// </summary>
+    static long[] ArgMax(Tensor logits)
+    {
+        var vocab = (int)logits.shape[^1];
+        var all = MemoryMarshal.Cast<byte, float>(logits.bytes);
+        var next = new long[all.Length / vocab];
+        for (var row = 0; row < next.Length; row++)
+        {
+            var values = all.Slice(row * vocab, vocab);
+            var (best, bestValue) = (0, values[0]);
+            for (var i = 1; i < values.Length; i++)
+                if (values[i] > bestValue || (float.IsNaN(values[i]) && !float.IsNaN(bestValue))) (best, bestValue) = (i, values[i]);
+            next[row] = best;
+        }
+        return next;
     }
 
     IEnumerable<int> DefaultStopTokens()
