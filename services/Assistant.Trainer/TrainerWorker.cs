@@ -82,6 +82,12 @@ public sealed class TrainerWorker(
     {
         while (!stoppingToken.IsCancellationRequested)
         {
+            if (await DispatchPausedAsync(stoppingToken))
+            {
+                // Paused by an operator: leave the stream unread; a resume notice wakes this loop.
+                await _jobNotice.WaitAsync(options.Value.IdlePoll, stoppingToken);
+                continue;
+            }
             WorkItem? item;
             try
             {
@@ -118,6 +124,20 @@ public sealed class TrainerWorker(
                 logger.LogError(ex, "Running {Kind} {Id} failed in the worker", item.Kind, item.Id);
                 await Task.Delay(StartRetry, stoppingToken);
             }
+        }
+    }
+
+    private async Task<bool> DispatchPausedAsync(CancellationToken ct)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            return await JobQueue.GetPauseAsync(scope.ServiceProvider.GetRequiredService<PlatformDbContext>(), ct) is not null;
+        }
+        catch (Exception ex) when (ex is DbUpdateException or Npgsql.NpgsqlException or InvalidOperationException && !ct.IsCancellationRequested)
+        {
+            logger.LogWarning(ex, "Cannot read whether dispatch is paused; worker {WorkerId} waits", WorkerId);
+            return true; // unsure: taking no job is the safe side
         }
     }
 

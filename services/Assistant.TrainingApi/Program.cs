@@ -37,6 +37,7 @@ app.MapSweepsApi();
 app.MapModelsApi();
 app.MapDeploymentsApi();
 app.MapWorkersApi();
+app.MapQueueApi();
 app.MapAlertsApi();
 
 app.Run();

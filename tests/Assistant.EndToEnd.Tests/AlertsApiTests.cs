@@ -11,8 +11,13 @@ using Microsoft.EntityFrameworkCore;
 namespace Assistant.EndToEnd.Tests;
 
 /// <summary>Alerts raised by the API's monitors, their acknowledgement, and webhook delivery to a real local HTTP listener.</summary>
-public sealed class AlertsApiTests(PlatformFixture fixture)
+public sealed class AlertsApiTests(PlatformFixture fixture) : IAsyncLifetime
 {
+    // These tests hold jobs in given states; with dispatch paused no worker claims them underneath.
+    public ValueTask InitializeAsync() => fixture.Platform.PauseDispatchAsync();
+
+    public ValueTask DisposeAsync() => fixture.Platform.ResumeDispatchAsync();
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private RunningPlatform Platform => fixture.Platform;
 

@@ -183,6 +183,36 @@ public sealed class JobLifecycleTests(PlatformFixture fixture)
         Assert.Equal(50L, await metrics.ExecuteScalarAsync(Ct));
     }
 
+    [Fact]
+    public async Task Paused_dispatch_holds_new_jobs_in_the_queue_until_resumed()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+        var data = await UploadConversationsAsync(gateway, "paused", examples: 8);
+        using (var pause = await gateway.PostAsJsonAsync("/api/queue/pause", new { reason = "maintenance" }, Ct))
+        {
+            var queue = await pause.Content.ReadFromJsonAsync<JsonElement>(Ct);
+            Assert.True(queue.GetProperty("paused").GetBoolean());
+            Assert.Equal("maintenance", queue.GetProperty("reason").GetString());
+        }
+        string id;
+        try
+        {
+            id = (await CreateAsync(gateway, TinyJob(data, steps: 2))).GetProperty("id").GetString()!;
+            await Task.Delay(TimeSpan.FromSeconds(4), Ct); // several idle polls of both workers
+            Assert.Equal("queued", (await GetAsync(gateway, $"/api/jobs/{id}")).GetProperty("status").GetString());
+            var queue = await GetAsync(gateway, "/api/queue");
+            Assert.True(queue.GetProperty("paused").GetBoolean());
+            Assert.True(queue.GetProperty("queued").GetInt32() >= 1);
+        }
+        finally
+        {
+            (await gateway.PostAsync("/api/queue/resume", null, Ct)).EnsureSuccessStatusCode();
+        }
+        Assert.False((await GetAsync(gateway, "/api/queue")).GetProperty("paused").GetBoolean());
+        var job = await WaitForAsync(gateway, id, TimeSpan.FromMinutes(2), "succeeded", "failed", "cancelled");
+        Assert.Equal("succeeded", job.GetProperty("status").GetString());
+    }
+
     private static List<int> Steps(JsonElement metrics, string key)
     {
         var series = metrics.GetProperty("series").GetProperty(key);

@@ -13,8 +13,13 @@ namespace Assistant.EndToEnd.Tests;
 /// Jobs through the gateway on the real platform. No test depends on a worker running its jobs: states a worker
 /// would reach (succeeded, metrics, checkpoints) are written with EF where a test needs them.
 /// </summary>
-public sealed class JobsApiTests(PlatformFixture fixture)
+public sealed class JobsApiTests(PlatformFixture fixture) : IAsyncLifetime
 {
+    // These tests hold jobs in given states; with dispatch paused no worker claims them underneath.
+    public ValueTask InitializeAsync() => fixture.Platform.PauseDispatchAsync();
+
+    public ValueTask DisposeAsync() => fixture.Platform.ResumeDispatchAsync();
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private RunningPlatform Platform => fixture.Platform;
 

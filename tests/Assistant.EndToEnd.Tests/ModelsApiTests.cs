@@ -9,8 +9,13 @@ using StackExchange.Redis;
 namespace Assistant.EndToEnd.Tests;
 
 /// <summary>The registry (import, aliases and their history), deploys, and the workers listing, through the gateway.</summary>
-public sealed class ModelsApiTests(PlatformFixture fixture)
+public sealed class ModelsApiTests(PlatformFixture fixture) : IAsyncLifetime
 {
+    // These tests hold jobs in given states; with dispatch paused no worker claims them underneath.
+    public ValueTask InitializeAsync() => fixture.Platform.PauseDispatchAsync();
+
+    public ValueTask DisposeAsync() => fixture.Platform.ResumeDispatchAsync();
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private RunningPlatform Platform => fixture.Platform;
 

@@ -103,6 +103,27 @@ internal static class PlatformAccess
             await db.DatasetSplits.CountAsync(Ct), await db.JobGroups.CountAsync(Ct), await db.Evaluations.CountAsync(Ct));
     }
 
+    /// <summary>Pauses dispatch through the API: workers finish what they run and claim nothing new.</summary>
+    public static async ValueTask PauseDispatchAsync(this RunningPlatform platform)
+    {
+        using var gateway = platform.CreateGatewayClient();
+        (await gateway.PostAsJsonAsync("/api/queue/pause", new { reason = "API tests hold jobs in place" }, Ct)).EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Cancels the queued jobs a test left behind (nothing should run them later), then resumes dispatch.</summary>
+    public static async ValueTask ResumeDispatchAsync(this RunningPlatform platform)
+    {
+        using var gateway = platform.CreateGatewayClient();
+        while (true)
+        {
+            var queued = await gateway.GetFromJsonAsync<JsonElement>("/api/jobs/?status=queued&limit=100", CancellationToken.None);
+            var ids = queued.GetProperty("data").EnumerateArray().Select(j => j.GetProperty("id").GetString()!).ToList();
+            if (ids.Count == 0) break;
+            foreach (var id in ids) (await gateway.PostAsync($"/api/jobs/{id}/cancel", null, CancellationToken.None)).Dispose();
+        }
+        (await gateway.PostAsync("/api/queue/resume", null, CancellationToken.None)).EnsureSuccessStatusCode();
+    }
+
     /// <summary>How many times the trainers' stream carries <paramref name="id"/>.</summary>
     public static async Task<Dictionary<string, int>> StreamCountsAsync(this RunningPlatform platform)
     {

@@ -21,6 +21,9 @@ public sealed record WorkItem(WorkKind Kind, string Id, RedisValue MessageId)
     }
 }
 
+/// <summary>Dispatch is paused: workers finish what they run and claim nothing new until it is resumed.</summary>
+public sealed record DispatchPause(string PausedBy, string? Reason, DateTimeOffset Since);
+
 /// <summary>A live update of a job, published on <see cref="RedisKeys.JobLive"/> and relayed by SSE.</summary>
 public sealed record LiveUpdate(string Type, string JobId, JsonElement Data, DateTimeOffset At)
 {
@@ -158,6 +161,43 @@ public sealed class JobQueue(IConnectionMultiplexer redis)
         return released;
     }
 
+    public const string DispatchPausedSetting = "dispatch_paused";
+
+    /// <summary>The pause in force, or null when workers take jobs. Postgres holds it, so it survives Redis and restarts.</summary>
+    public static async Task<DispatchPause?> GetPauseAsync(PlatformDbContext db, CancellationToken ct)
+    {
+        var setting = await db.Settings.AsNoTracking().SingleOrDefaultAsync(s => s.Key == DispatchPausedSetting, ct);
+        return setting is null ? null : JsonSerializer.Deserialize<DispatchPause>(setting.Value, LiveUpdate.JsonOptions);
+    }
+
+    /// <summary>
+    /// Stops dispatch (maintenance, an upgrade, a cluster drain): running jobs go on, queued ones wait, new ones
+    /// queue. Pausing again keeps the first pause's time and author.
+    /// </summary>
+    public static async Task<DispatchPause> PauseAsync(PlatformDbContext db, string by, string? reason, CancellationToken ct)
+    {
+        if (await GetPauseAsync(db, ct) is { } existing) return existing;
+        var pause = new DispatchPause(by, reason, DateTimeOffset.UtcNow);
+        db.Settings.Add(new PlatformSetting { Key = DispatchPausedSetting, Value = JsonSerializer.Serialize(pause, LiveUpdate.JsonOptions), UpdatedBy = by, UpdatedAt = pause.Since });
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
+        {
+            db.ChangeTracker.Clear(); // paused concurrently: one pause is enough
+            return (await GetPauseAsync(db, ct))!;
+        }
+        return pause;
+    }
+
+    /// <summary>Lets workers take jobs again and wakes the idle ones.</summary>
+    public async Task ResumeAsync(PlatformDbContext db, CancellationToken ct)
+    {
+        await db.Settings.Where(s => s.Key == DispatchPausedSetting).ExecuteDeleteAsync(ct);
+        await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(RedisKeys.JobNotifications), "resumed");
+    }
+
     /// <summary>
     /// Asks a job to cancel. A job not yet running is cancelled at once; a running one is flagged (Postgres
     /// and Redis) and its worker stops it within one optimizer step. Returns the job's status afterwards,
@@ -251,7 +291,7 @@ public sealed class JobQueue(IConnectionMultiplexer redis)
         // while Redis stayed up) would wait for ever. When a worker is idle and such a job has waited longer
         // than a claim ever takes, put it on the stream again; a duplicate is harmless.
         var staleBefore = now - StaleQueued;
-        if (await db.Workers.AnyAsync(w => w.State == WorkerState.Idle && w.LastHeartbeatAt > staleBefore, ct))
+        if (await GetPauseAsync(db, ct) is null && await db.Workers.AnyAsync(w => w.State == WorkerState.Idle && w.LastHeartbeatAt > staleBefore, ct))
         {
             var stale = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.Queued && j.QueuedAt < staleBefore)
                 .OrderBy(j => j.QueuedAt).Select(j => j.Id).Take(100).ToListAsync(ct);

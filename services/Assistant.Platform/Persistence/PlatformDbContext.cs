@@ -10,6 +10,7 @@ namespace Assistant.Platform.Persistence;
 public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> options) : DbContext(options)
 {
     public DbSet<Worker> Workers => Set<Worker>();
+    public DbSet<PlatformSetting> Settings => Set<PlatformSetting>();
     public DbSet<Dataset> Datasets => Set<Dataset>();
     public DbSet<DatasetVersion> DatasetVersions => Set<DatasetVersion>();
     public DbSet<DatasetSplit> DatasetSplits => Set<DatasetSplit>();
@@ -42,6 +43,15 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
             worker.Property(w => w.State).HasConversion<string>().HasMaxLength(32);
             worker.HasIndex(w => w.LastHeartbeatAt);
             worker.Property(w => w.CurrentJobId).HasMaxLength(64);
+        });
+
+        modelBuilder.Entity<PlatformSetting>(setting =>
+        {
+            setting.ToTable("platform_settings");
+            setting.HasKey(s => s.Key);
+            setting.Property(s => s.Key).HasMaxLength(64);
+            setting.Property(s => s.Value).HasColumnType("jsonb");
+            setting.Property(s => s.UpdatedBy).HasMaxLength(128);
         });
 
         modelBuilder.Entity<Dataset>(dataset =>

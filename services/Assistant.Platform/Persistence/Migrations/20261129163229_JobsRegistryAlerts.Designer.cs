@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Assistant.Platform.Persistence.Migrations
 {
     [DbContext(typeof(PlatformDbContext))]
-    [Migration("20261129162614_JobsRegistryAlerts")]
+    [Migration("20261129163229_JobsRegistryAlerts")]
     partial class JobsRegistryAlerts
     {
         /// <inheritdoc />
@@ -1099,6 +1099,34 @@ namespace Assistant.Platform.Persistence.Migrations
                         .HasDatabaseName("ix_registered_models_name");
 
                     b.ToTable("registered_models", (string)null);
+                });
+
+            modelBuilder.Entity("Assistant.Platform.Persistence.PlatformSetting", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("key");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.Property<string>("UpdatedBy")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("updated_by");
+
+                    b.Property<string>("Value")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("value");
+
+                    b.HasKey("Key")
+                        .HasName("pk_platform_settings");
+
+                    b.ToTable("platform_settings", (string)null);
                 });
 
             modelBuilder.Entity("Assistant.Platform.Persistence.Worker", b =>

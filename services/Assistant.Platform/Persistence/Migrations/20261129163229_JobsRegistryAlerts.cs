@@ -126,6 +126,20 @@ namespace Assistant.Platform.Persistence.Migrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "platform_settings",
+                columns: table => new
+                {
+                    key = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    value = table.Column<string>(type: "jsonb", nullable: false),
+                    updated_by = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_platform_settings", x => x.key);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "registered_models",
                 columns: table => new
                 {
@@ -498,6 +512,9 @@ namespace Assistant.Platform.Persistence.Migrations
 
             migrationBuilder.DropTable(
                 name: "model_aliases");
+
+            migrationBuilder.DropTable(
+                name: "platform_settings");
 
             migrationBuilder.DropTable(
                 name: "webhook_deliveries");
