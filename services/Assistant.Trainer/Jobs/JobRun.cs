@@ -238,7 +238,7 @@ internal sealed class JobRun(
         }
         catch (TrainingConfigException e)
         {
-            return (null, JobOutcome.Failed("invalid_hyperparameters", e.Message, "hyperparameters"));
+            return (null, JobOutcome.Failed("invalid_hyperparameters", e.Message, e.Field ?? "hyperparameters"));
         }
 
         _workspace = new JobWorkspace(Path.Combine(options.ResolveWorkDir(worker.Id), "jobs", job.Id), logger);
