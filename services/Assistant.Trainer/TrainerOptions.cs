@@ -29,8 +29,11 @@ public sealed class TrainerOptions
     /// <summary>Step metrics are written to Postgres in one COPY at least this often...</summary>
     public TimeSpan MetricsFlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>...or as soon as this many points are waiting.</summary>
-    public int MetricsFlushPoints { get; set; } = 500;
+    /// <summary>
+    /// ...or as soon as this many points are waiting. Measured (jobs benchmark): 46k points/s flushing every 500,
+    /// 74k every 5,000; live followers are served by Redis, so a bigger batch costs no freshness.
+    /// </summary>
+    public int MetricsFlushPoints { get; set; } = 5_000;
 
     /// <summary>Where jobs download their model and data and write checkpoints; a folder per worker under it. Empty = the temp folder.</summary>
     public string WorkDir { get; set; } = "";
