@@ -43,6 +43,9 @@ public static class ServiceDefaultsExtensions
             logging.IncludeFormattedMessage = true;
             logging.IncludeScopes = true;
         });
+        // Every SQL command at Information drowns the logs (workers poll every few seconds); the commands are
+        // in the traces (Npgsql spans) and failures still log. Configuration can lower it again.
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command", LogLevel.Warning);
 
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
