@@ -26,16 +26,20 @@ public sealed class GatewayTests(PlatformFixture fixture)
     }
 
     [Fact]
-    public async Task Trainer_registers_itself_and_heartbeats()
+    public async Task Trainers_register_themselves_and_heartbeat()
     {
         using var gateway = fixture.Platform.CreateGatewayClient();
 
         using var report = await gateway.GetFromJsonAsync<JsonDocument>("/api/health", TestContext.Current.CancellationToken);
 
-        var workers = report!.RootElement.GetProperty("workers").EnumerateArray().ToList();
-        var worker = Assert.Single(workers, w => w.GetProperty("alive").GetBoolean());
-        Assert.Equal("idle", worker.GetProperty("state").GetString());
-        Assert.True(DateTimeOffset.UtcNow - worker.GetProperty("last_heartbeat_at").GetDateTimeOffset() < TimeSpan.FromMinutes(1));
+        // Every replica registers; one may be gone if a crash test killed it earlier in the run (nothing restarts it).
+        var alive = report!.RootElement.GetProperty("workers").EnumerateArray().Where(w => w.GetProperty("alive").GetBoolean()).ToList();
+        Assert.InRange(alive.Count, 1, RunningPlatform.TrainerReplicas);
+        Assert.All(alive, worker =>
+        {
+            Assert.Contains(worker.GetProperty("state").GetString(), new[] { "idle", "busy" });
+            Assert.True(DateTimeOffset.UtcNow - worker.GetProperty("last_heartbeat_at").GetDateTimeOffset() < TimeSpan.FromMinutes(1));
+        });
     }
 
     [Fact]
