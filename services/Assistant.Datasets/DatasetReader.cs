@@ -52,27 +52,16 @@ public static class DatasetReader
             return;
         }
 
-        var rest = block.Bytes;
-        var line = block.FirstLine;
-        while (!rest.IsEmpty)
+        foreach (var line in block)
         {
-            var newline = rest.IndexOf((byte)'\n');
-            var bytes = newline >= 0 ? rest[..newline] : rest;
-            rest = newline >= 0 ? rest[(newline + 1)..] : default;
-            var number = line++;
-            if (bytes.IndexOfAnyExcept(" \t\r"u8) < 0)
-            {
-                continue;
-            }
-
-            var parsed = ExampleParser.Parse(bytes, expected: null);
+            var parsed = ExampleParser.Parse(line.Bytes, expected: null);
             if (parsed.Example is { } example)
             {
-                records.Add((number, example));
+                records.Add((line.Number, example));
             }
             else if (!skipInvalid)
             {
-                throw new DatasetFormatException(parsed.Code!, parsed.Message!, parsed.Param, number);
+                throw new DatasetFormatException(parsed.Code!, parsed.Message!, parsed.Param, line.Number);
             }
         }
     }

@@ -102,27 +102,16 @@ public static class DatasetValidator
             var measurer = measurers.TryTake(out var m) ? m : new ExampleMeasurer(options);
             try
             {
-                var rest = block.Bytes;
-                var line = block.FirstLine;
-                while (!rest.IsEmpty)
+                foreach (var line in block)
                 {
-                    var newline = rest.IndexOf((byte)'\n');
-                    var bytes = newline >= 0 ? rest[..newline] : rest;
-                    rest = newline >= 0 ? rest[(newline + 1)..] : default;
-                    var number = line++;
-                    if (bytes.IndexOfAnyExcept(" \t\r"u8) < 0)
-                    {
-                        continue; // blank lines are allowed and skipped
-                    }
-
                     result.NonBlankLines++;
-                    if (bytes.Length > options.MaxLineBytes)
+                    if (line.Bytes.Length > options.MaxLineBytes)
                     {
-                        result.Add(TooLong(number, options.MaxLineBytes));
+                        result.Add(TooLong(line.Number, options.MaxLineBytes));
                         continue;
                     }
 
-                    result.Add(measurer.Check(number, bytes));
+                    result.Add(measurer.Check(line.Number, line.Bytes));
                 }
             }
             finally

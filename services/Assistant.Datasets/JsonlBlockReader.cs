@@ -36,6 +36,9 @@ internal sealed class LineBlock : IDisposable
 
     public static LineBlock ForTooLongLine(long line) => new(line);
 
+    /// <summary>The block's non-blank lines with their numbers (<c>foreach (var line in block)</c>); blank lines are allowed in JSONL and skipped.</summary>
+    public NonBlankLines GetEnumerator() => new(Bytes, FirstLine);
+
     public void Dispose()
     {
         if (buffer is { } b)
@@ -43,6 +46,39 @@ internal sealed class LineBlock : IDisposable
             buffer = null;
             LineBuffers.Release(b);
         }
+    }
+}
+
+/// <summary>One line of a block without its '\n', and its 1-based number in the file.</summary>
+internal readonly ref struct NumberedLine(long number, ReadOnlySpan<byte> bytes)
+{
+    public long Number { get; } = number;
+    public ReadOnlySpan<byte> Bytes { get; } = bytes;
+}
+
+/// <summary>Walks a block line by line without copying, counting blank lines but not yielding them.</summary>
+internal ref struct NonBlankLines(ReadOnlySpan<byte> rest, long firstLine)
+{
+    private ReadOnlySpan<byte> rest = rest;
+    private long next = firstLine;
+
+    public NumberedLine Current { get; private set; }
+
+    public bool MoveNext()
+    {
+        while (!rest.IsEmpty)
+        {
+            var newline = rest.IndexOf((byte)'\n');
+            var bytes = newline >= 0 ? rest[..newline] : rest;
+            rest = newline >= 0 ? rest[(newline + 1)..] : default;
+            var number = next++;
+            if (bytes.IndexOfAnyExcept(" \t\r"u8) >= 0)
+            {
+                Current = new NumberedLine(number, bytes);
+                return true;
+            }
+        }
+        return false;
     }
 }
 
