@@ -115,7 +115,8 @@ public sealed class CliTests(PlatformFixture fixture)
         }
     }
 
-    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    /// <summary>Runs the CLI in process, as the binary would, capturing what it prints.</summary>
+    internal static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();

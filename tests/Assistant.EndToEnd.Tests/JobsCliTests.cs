@@ -1,4 +1,4 @@
-using Assistant.Cli;
+using static Assistant.EndToEnd.Tests.CliTests;
 
 namespace Assistant.EndToEnd.Tests;
 
@@ -76,13 +76,5 @@ public sealed class JobsCliTests(PlatformFixture fixture)
         var badAlias = await RunAsync("models", "alias", "starter", "production", "--gateway", url);
         Assert.Equal(1, badAlias.Exit);
         Assert.Contains("is not NAME@VERSION", badAlias.Error);
-    }
-
-    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exit = await CliApp.RunAsync(args, output, error, TestContext.Current.CancellationToken);
-        return (exit, output.ToString(), error.ToString());
     }
 }

@@ -139,6 +139,32 @@ public sealed class JobQueue(IConnectionMultiplexer redis)
         return rows == 1;
     }
 
+    /// <summary>Claims a queued evaluation for <paramref name="workerId"/> with a lease; false when it is not queued any more.</summary>
+    public static async Task<bool> TryClaimEvaluationAsync(PlatformDbContext db, string evaluationId, string workerId, TimeSpan lease, CancellationToken ct) =>
+        await db.Evaluations
+            .Where(e => e.Id == evaluationId && e.Status == EvaluationStatus.Queued)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(e => e.Status, EvaluationStatus.Running)
+                .SetProperty(e => e.WorkerId, workerId)
+                .SetProperty(e => e.LeaseExpiresAt, DateTimeOffset.UtcNow + lease), ct) == 1;
+
+    /// <summary>Extends an evaluation's lease; false when this worker no longer holds it.</summary>
+    public static async Task<bool> RenewEvaluationLeaseAsync(PlatformDbContext db, string evaluationId, string workerId, TimeSpan lease, CancellationToken ct) =>
+        await db.Evaluations
+            .Where(e => e.Id == evaluationId && e.WorkerId == workerId && e.Status == EvaluationStatus.Running)
+            .ExecuteUpdateAsync(s => s.SetProperty(e => e.LeaseExpiresAt, DateTimeOffset.UtcNow + lease), ct) == 1;
+
+    /// <summary>Records an evaluation's metrics (succeeded) or error (failed); false when the worker lost its lease meanwhile.</summary>
+    public static async Task<bool> FinishEvaluationAsync(PlatformDbContext db, string evaluationId, string workerId, string? metricsJson, string? error, CancellationToken ct) =>
+        await db.Evaluations
+            .Where(e => e.Id == evaluationId && e.WorkerId == workerId && e.Status == EvaluationStatus.Running)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(e => e.Status, error == null ? EvaluationStatus.Succeeded : EvaluationStatus.Failed)
+                .SetProperty(e => e.Metrics, metricsJson)
+                .SetProperty(e => e.ErrorMessage, error)
+                .SetProperty(e => e.CompletedAt, DateTimeOffset.UtcNow)
+                .SetProperty(e => e.LeaseExpiresAt, (DateTimeOffset?)null), ct) == 1;
+
     /// <summary>
     /// Hands a running job back to the queue because its worker is shutting down (not because the job
     /// failed): the attempt is not counted, and another worker resumes it from its latest checkpoint at
@@ -304,11 +330,20 @@ public sealed class JobQueue(IConnectionMultiplexer redis)
             }
         }
 
-        var expiredEvaluations = await db.Evaluations
-            .Where(e => e.Status == EvaluationStatus.Running && e.LeaseExpiresAt < now)
-            .ExecuteUpdateAsync(s => s.SetProperty(e => e.Status, EvaluationStatus.Queued).SetProperty(e => e.LeaseExpiresAt, (DateTimeOffset?)null), ct);
+        var expiredEvaluations = await db.Evaluations.AsNoTracking()
+            .Where(e => e.Status == EvaluationStatus.Running && e.LeaseExpiresAt < now).Select(e => e.Id).ToListAsync(ct);
+        var requeuedEvaluations = new List<string>();
+        foreach (var id in expiredEvaluations)
+        {
+            if (await db.Evaluations.Where(e => e.Id == id && e.Status == EvaluationStatus.Running && e.LeaseExpiresAt < now)
+                    .ExecuteUpdateAsync(s => s.SetProperty(e => e.Status, EvaluationStatus.Queued).SetProperty(e => e.LeaseExpiresAt, (DateTimeOffset?)null), ct) == 1)
+            {
+                await EnqueueAsync(WorkKind.Evaluation, id);
+                requeuedEvaluations.Add(id);
+            }
+        }
 
-        if (expiredEvaluations > 0 || !await Redis.KeyExistsAsync(RedisKeys.QueueSentinel))
+        if (!await Redis.KeyExistsAsync(RedisKeys.QueueSentinel))
         {
             await EnsureConsumerGroupAsync();
             var queued = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.Queued).OrderBy(j => j.QueuedAt).Select(j => j.Id).ToListAsync(ct);
@@ -318,7 +353,7 @@ public sealed class JobQueue(IConnectionMultiplexer redis)
                 requeued.Add(id);
             }
             var evaluations = await db.Evaluations.AsNoTracking().Where(e => e.Status == EvaluationStatus.Queued).Select(e => e.Id).ToListAsync(ct);
-            foreach (var id in evaluations) await EnqueueAsync(WorkKind.Evaluation, id);
+            foreach (var id in evaluations.Except(requeuedEvaluations)) await EnqueueAsync(WorkKind.Evaluation, id);
             await Redis.StringSetAsync(RedisKeys.QueueSentinel, "1");
         }
         span?.SetTag("jobs.requeued", requeued.Count);

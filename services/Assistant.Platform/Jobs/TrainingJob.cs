@@ -76,6 +76,12 @@ public sealed class TrainingJob
     public DateTimeOffset? CompletedAt { get; set; }
 
     public static string NewId() => "ftjob-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+
+    /// <summary>S3 prefix of the HF folder a succeeded job exported (what its model version points at).</summary>
+    public static string ModelPrefix(string jobId) => $"jobs/{jobId}/model/";
+
+    /// <summary>S3 prefix of one checkpoint folder of a job (<c>checkpoint-N</c>).</summary>
+    public static string CheckpointPrefix(string jobId, string checkpointName) => $"jobs/{jobId}/checkpoints/{checkpointName}/";
 }
 
 /// <summary>Something that happened to a job, for people (OpenAI's job events: level, type, message, data).</summary>

@@ -185,10 +185,31 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
     }
 
     /// <summary>
+    /// Uploads a local HF folder under a fresh prefix and registers it as the next version of base model
+    /// <paramref name="name"/> (<paramref name="source"/>: starter or import). The files go first, the record last.
+    /// </summary>
+    public async Task<ModelVersion> RegisterBaseFolderAsync(string folder, HfFolder info, string name, string source, string? description, string createdBy, CancellationToken ct)
+    {
+        var prefix = $"models/{name}/{Guid.NewGuid():N}/";
+        await artifacts.UploadFolderAsync(folder, prefix, ct);
+        return await RegisterVersionAsync(new NewModelVersion
+        {
+            Name = name,
+            Kind = ModelKind.Base,
+            Source = source,
+            ArtifactPrefix = prefix,
+            Architecture = info.Architecture,
+            Parameters = info.Parameters,
+            Description = description,
+            CreatedBy = createdBy,
+        }, ct);
+    }
+
+    /// <summary>
     /// Registers what a succeeded job produced, once: a second call (deploy after the worker registered it)
     /// returns the same version. The model is named by the job's suffix, else "{base model}-{method}".
     /// </summary>
-    public async Task<ModelVersion> RegisterJobVersionAsync(TrainingJob job, string artifactPrefix, string architecture, long parameters, string metricsJson, CancellationToken ct)
+    public async Task<ModelVersion> RegisterJobVersionAsync(TrainingJob job, string artifactPrefix, HfFolder model, string metricsJson, CancellationToken ct)
     {
         if (await db.ModelVersions.AsNoTracking().Include(v => v.Model).SingleOrDefaultAsync(v => v.JobId == job.Id, ct) is { } existing)
             return existing;
@@ -207,8 +228,8 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
             Kind = ModelKind.Trained,
             Source = "job",
             ArtifactPrefix = artifactPrefix,
-            Architecture = architecture,
-            Parameters = parameters,
+            Architecture = model.Architecture,
+            Parameters = model.Parameters,
             JobId = job.Id,
             BaseModelVersionId = job.BaseModelVersionId,
             Datasets = lineage,
@@ -237,20 +258,9 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
                 try
                 {
                     await createFolder(folder);
-                    var info = HfFolder.Read(folder);
-                    var prefix = $"models/{StarterName}/{Guid.NewGuid():N}/";
-                    await artifacts.UploadFolderAsync(folder, prefix, ct);
-                    return await RegisterVersionAsync(new NewModelVersion
-                    {
-                        Name = StarterName,
-                        Kind = ModelKind.Base,
-                        Source = "starter",
-                        ArtifactPrefix = prefix,
-                        Architecture = info.Architecture,
-                        Parameters = info.Parameters,
-                        Description = "The platform's built-in starter model (tiny Llama, byte-level vocabulary, random weights): pretrain it on a corpus, then fine-tune.",
-                        CreatedBy = "platform",
-                    }, ct);
+                    return await RegisterBaseFolderAsync(folder, HfFolder.Read(folder), StarterName, "starter",
+                        "The platform's built-in starter model (tiny Llama, byte-level vocabulary, random weights): pretrain it on a corpus, then fine-tune.",
+                        "platform", ct);
                 }
                 finally
                 {

@@ -31,7 +31,7 @@ public sealed class EvaluationRunner(
         {
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<PlatformDbContext>();
-            if (!await TryClaimAsync(db, item.Id, stopping))
+            if (!await JobQueue.TryClaimEvaluationAsync(db, item.Id, worker.Id, options.Value.LeaseDuration, stopping))
             {
                 logger.LogInformation("Evaluation {EvaluationId} is not claimable; skipping", item.Id);
                 return;
@@ -55,16 +55,8 @@ public sealed class EvaluationRunner(
                 await leaseKeeper;
             }
             var status = outcome.Error is null ? EvaluationStatus.Succeeded : EvaluationStatus.Failed;
-            var now = DateTimeOffset.UtcNow;
-            var rows = await db.Evaluations
-                .Where(e => e.Id == evaluation.Id && e.WorkerId == worker.Id && e.Status == EvaluationStatus.Running)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(e => e.Status, status)
-                    .SetProperty(e => e.Metrics, outcome.Metrics)
-                    .SetProperty(e => e.ErrorMessage, outcome.Error)
-                    .SetProperty(e => e.CompletedAt, now)
-                    .SetProperty(e => e.LeaseExpiresAt, (DateTimeOffset?)null), stopping);
-            logger.LogInformation("Evaluation {EvaluationId} {Status}{Lost}", evaluation.Id, status, rows == 1 ? "" : " (lease lost: not recorded)");
+            var recorded = await JobQueue.FinishEvaluationAsync(db, evaluation.Id, worker.Id, outcome.Metrics, outcome.Error, stopping);
+            logger.LogInformation("Evaluation {EvaluationId} {Status}{Lost}", evaluation.Id, status, recorded ? "" : " (lease lost: not recorded)");
             span?.SetTag("evaluation.status", status);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -84,17 +76,6 @@ public sealed class EvaluationRunner(
         }
     }
 
-    private async Task<bool> TryClaimAsync(PlatformDbContext db, string id, CancellationToken ct)
-    {
-        var leaseEnd = DateTimeOffset.UtcNow + options.Value.LeaseDuration;
-        return await db.Evaluations
-            .Where(e => e.Id == id && e.Status == EvaluationStatus.Queued)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(e => e.Status, EvaluationStatus.Running)
-                .SetProperty(e => e.WorkerId, worker.Id)
-                .SetProperty(e => e.LeaseExpiresAt, leaseEnd), ct) == 1;
-    }
-
     private async Task KeepLeaseAsync(string id, CancellationToken done)
     {
         while (!done.IsCancellationRequested)
@@ -104,9 +85,7 @@ public sealed class EvaluationRunner(
                 await Task.Delay(options.Value.LeaseRenewal, done);
                 await using var scope = scopes.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<PlatformDbContext>();
-                var leaseEnd = DateTimeOffset.UtcNow + options.Value.LeaseDuration;
-                await db.Evaluations.Where(e => e.Id == id && e.WorkerId == worker.Id && e.Status == EvaluationStatus.Running)
-                    .ExecuteUpdateAsync(s => s.SetProperty(e => e.LeaseExpiresAt, leaseEnd), done);
+                await JobQueue.RenewEvaluationLeaseAsync(db, id, worker.Id, options.Value.LeaseDuration, done);
             }
             catch (OperationCanceledException)
             {

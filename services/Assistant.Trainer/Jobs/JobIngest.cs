@@ -237,7 +237,7 @@ internal sealed class JobIngest : IAsyncDisposable
     {
         await FlushAsync(ct);
         var name = CheckpointStore.NameFor(c.Step);
-        var prefix = $"jobs/{_job.Id}/checkpoints/{name}/";
+        var prefix = TrainingJob.CheckpointPrefix(_job.Id, name);
         using (var span = TrainerTelemetry.Source.StartActivity("upload checkpoint"))
         {
             span?.SetTag("job.step", c.Step);

@@ -324,11 +324,10 @@ internal sealed class JobRun(
             case JobStatus.Succeeded:
             {
                 var registry = _ingest.Services.GetRequiredService<ModelRegistry>();
-                var prefix = $"jobs/{job.Id}/model/";
+                var prefix = TrainingJob.ModelPrefix(job.Id);
                 using (TrainerTelemetry.Source.StartActivity("upload model"))
                     await registry.UploadFolderAsync(outcome.FinalModelPath!, prefix, ct);
-                var folder = HfFolder.Read(outcome.FinalModelPath!);
-                var version = await registry.RegisterJobVersionAsync(job, prefix, folder.Architecture, folder.Parameters, _ingest.LatestMetricsJson, ct);
+                var version = await registry.RegisterJobVersionAsync(job, prefix, HfFolder.Read(outcome.FinalModelPath!), _ingest.LatestMetricsJson, ct);
                 var model = $"{version.Model?.Name}@{version.Version}";
                 await _ingest.Db.Jobs.Where(j => j.Id == job.Id && j.WorkerId == worker.Id && j.Status == JobStatus.Running)
                     .ExecuteUpdateAsync(s => s.SetProperty(j => j.ResultModelVersionId, version.Id), ct);

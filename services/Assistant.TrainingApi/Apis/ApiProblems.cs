@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Assistant.Datasets;
 using Assistant.Modeling.Training;
 using Assistant.Platform.Datasets;
 using Assistant.Platform.Models;
@@ -39,6 +40,22 @@ internal sealed class ApiProblems : IEndpointFilter
         {
             return From(StatusCodes.Status400BadRequest, ex.Param, ex.Message);
         }
+        catch (DatasetInvalidException ex)
+        {
+            // The file's own problems, by line: what the uploader needs to fix, however many there are.
+            var report = ex.Report;
+            return TypedResults.Problem(
+                title: "The dataset file is not valid",
+                detail: $"{report.ProblemCount} problem(s) found; {report.Problems.Count} listed. Nothing was stored.",
+                statusCode: StatusCodes.Status400BadRequest,
+                type: ProblemBase + "invalid-dataset",
+                extensions: new Dictionary<string, object?>
+                {
+                    ["errors"] = report.Problems.Select(p => new { line = p.Line, code = p.Code, message = p.Message, param = p.Param }),
+                    ["total_errors"] = report.ProblemCount,
+                    ["format"] = report.Format?.ToJsonName(),
+                });
+        }
         catch (DatasetNotFoundException ex)
         {
             return From(StatusCodes.Status404NotFound, null, ex.Message);
@@ -53,7 +70,7 @@ internal sealed class ApiProblems : IEndpointFilter
         }
         catch (TrainingConfigException ex)
         {
-            return From(StatusCodes.Status400BadRequest, "hyperparameters", ex.Message);
+            return From(StatusCodes.Status400BadRequest, ex.Field ?? "hyperparameters", ex.Message);
         }
         catch (BadHttpRequestException ex)
         {

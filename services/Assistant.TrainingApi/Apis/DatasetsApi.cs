@@ -52,13 +52,13 @@ public sealed record CommitRequest(string? Message, IReadOnlyList<ExampleEdit>? 
 /// <summary>
 /// Datasets under <c>/api/datasets</c>: upload (streamed, validated before anything is stored), versions,
 /// examples, splits, labelling commits, redaction, diff and delete. Domain errors become problem details
-/// in <see cref="DatasetProblems"/>, so handlers state only their success results.
+/// in <see cref="ApiProblems"/>, so handlers state only their success results.
 /// </summary>
 public static class DatasetsApi
 {
     public static IEndpointRouteBuilder MapDatasetsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/datasets").WithTags("Datasets").AddEndpointFilter<DatasetProblems>();
+        var api = app.MapGroup("/api/datasets").WithTags("Datasets").AddEndpointFilter<ApiProblems>();
 
         api.MapPost("/", Upload).DisableAntiforgery()
             .WithName("UploadDataset").RequireScope(ApiScopes.Train)
@@ -291,50 +291,4 @@ public static class DatasetsApi
             var text when int.TryParse(text, out var value) && value >= minimum => value,
             var text => throw new DatasetRequestException(name, $"{name} must be a whole number >= {minimum}, not '{text}'."),
         };
-}
-
-/// <summary>Turns the dataset domain's errors into RFC 7807 problem details naming the field or line at fault.</summary>
-internal sealed class DatasetProblems : IEndpointFilter
-{
-    private const string ProblemBase = "https://assistant.dev/problems/";
-
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        try
-        {
-            return await next(context);
-        }
-        catch (DatasetRequestException ex)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [ex.Param] = [ex.Message] },
-                detail: ex.Message, title: "The request is not valid", type: ProblemBase + "invalid-request");
-        }
-        catch (DatasetInvalidException ex)
-        {
-            var report = ex.Report;
-            return TypedResults.Problem(
-                title: "The dataset file is not valid",
-                detail: $"{report.ProblemCount} problem(s) found; {report.Problems.Count} listed. Nothing was stored.",
-                statusCode: StatusCodes.Status400BadRequest,
-                type: ProblemBase + "invalid-dataset",
-                extensions: new Dictionary<string, object?>
-                {
-                    ["errors"] = report.Problems.Select(p => new { line = p.Line, code = p.Code, message = p.Message, param = p.Param }),
-                    ["total_errors"] = report.ProblemCount,
-                    ["format"] = report.Format?.ToJsonName(),
-                });
-        }
-        catch (DatasetNotFoundException ex)
-        {
-            return TypedResults.Problem(title: "Not found", detail: ex.Message, statusCode: StatusCodes.Status404NotFound, type: ProblemBase + "not-found");
-        }
-        catch (DatasetConflictException ex)
-        {
-            return TypedResults.Problem(title: "Conflict", detail: ex.Message, statusCode: StatusCodes.Status409Conflict, type: ProblemBase + "conflict");
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return TypedResults.Problem(title: "The file is too large", detail: ex.Message, statusCode: StatusCodes.Status413PayloadTooLarge, type: ProblemBase + "too-large");
-        }
-    }
 }

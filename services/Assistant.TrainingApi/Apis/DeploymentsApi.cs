@@ -17,12 +17,6 @@ public sealed record DeploymentDto(string JobId, string Model, string Alias, int
 /// </summary>
 public static class DeploymentsApi
 {
-    /// <summary>
-    /// Where the trainer uploads a succeeded job's HF folder before registering it; a deploy registers it from here
-    /// when the trainer stopped in between.
-    /// </summary>
-    public static string FinalFolderOf(string jobId) => $"jobs/{jobId}/model/";
-
     public static IEndpointRouteBuilder MapDeploymentsApi(this IEndpointRouteBuilder app)
     {
         app.MapGroup("/api/deploy").WithTags("Models").AddEndpointFilter<ApiProblems>()
@@ -52,10 +46,13 @@ public static class DeploymentsApi
         return TypedResults.Ok(new DeploymentDto(jobId, version.Model.Name, alias, version.Version, move.FromVersion, version.ArtifactPrefix, caller, move.MovedAt));
     }
 
-    /// <summary>Registers the job's exported folder (the worker normally has already); 409 when there is none.</summary>
+    /// <summary>
+    /// Registers the HF folder the trainer uploads before registering (<see cref="TrainingJob.ModelPrefix"/>), for a job whose
+    /// trainer stopped in between; 409 when there is none.
+    /// </summary>
     private static async Task<ModelVersion> RegisterAsync(TrainingJob job, ModelRegistry registry, ArtifactStore artifacts, PlatformDbContext db, CancellationToken ct)
     {
-        var prefix = FinalFolderOf(job.Id);
+        var prefix = TrainingJob.ModelPrefix(job.Id);
         var folder = Path.Combine(Path.GetTempPath(), $"assistant-deploy-{Guid.NewGuid():N}");
         try
         {
@@ -72,7 +69,7 @@ public static class DeploymentsApi
             {
                 throw ApiProblem.Conflict("result_model", $"The exported folder of job {job.Id} is not a model: {ex.Message}");
             }
-            var version = await registry.RegisterJobVersionAsync(job, prefix, info.Architecture, info.Parameters, job.Metrics, ct);
+            var version = await registry.RegisterJobVersionAsync(job, prefix, info, job.Metrics, ct);
             await db.Jobs.Where(j => j.Id == job.Id && j.ResultModelVersionId == null)
                 .ExecuteUpdateAsync(s => s.SetProperty(j => j.ResultModelVersionId, version.Id), ct);
             return version;

@@ -42,19 +42,7 @@ public sealed partial class ModelImporter(ModelRegistry registry)
             throw ApiProblem.Invalid(folderField, "The folder has no tokenizer: tokenizer.json, vocab.json with merges.txt, or tokenizer.model.");
         }
 
-        var prefix = $"models/{name}/{Guid.NewGuid():N}/";
-        await registry.UploadFolderAsync(folder, prefix, ct);
-        return await registry.RegisterVersionAsync(new NewModelVersion
-        {
-            Name = name,
-            Kind = ModelKind.Base,
-            Source = "import",
-            ArtifactPrefix = prefix,
-            Architecture = info.Architecture,
-            Parameters = info.Parameters,
-            Description = description,
-            CreatedBy = createdBy,
-        }, ct);
+        return await registry.RegisterBaseFolderAsync(folder, info, name, "import", description, createdBy, ct);
     }
 
     /// <summary>A file name an upload may carry: no directories, nothing hidden.</summary>
