@@ -27,16 +27,25 @@ var trainer = builder.AddProject<Projects.Assistant_Trainer>("trainer")
     .WithJobLease(builder.Configuration)
     .WithHttpHealthCheck("/health");
 
+// Inference replicas: each serves the versions the `production` alias points at and follows alias moves.
 var inference = builder.AddProject<Projects.Assistant_Inference>("inference")
-    .WithReference(redis).WaitFor(redis)
-    .WithReference(objectStore).WaitFor(objectStore)
+    .WithReplicas(2)
+    .WithReference(database)
+    .WithReference(redis)
+    .WithReference(objectStore)
+    .WaitFor(trainingApi)
     .WithHttpHealthCheck("/health");
 
 var web = builder.AddProject<Projects.Assistant_Web>("web")
     .WithHttpHealthCheck("/health");
 
-// Gateway: the one front door.
+// Gateway: the one front door. It checks API keys (hashed in Postgres; the first admin key is a secret
+// parameter) and rate-limits callers before anything reaches a service.
+var adminApiKey = builder.AddParameter("admin-api-key", new GenerateParameterDefault { MinLength = 40, Special = false }, secret: true, persist: true);
 var gateway = builder.AddProject<Projects.Assistant_Gateway>("gateway")
+    .WithReference(database)
+    .WithReference(redis)
+    .WithEnvironment("Auth__AdminApiKey", adminApiKey)
     .WithReference(trainingApi).WaitFor(trainingApi)
     .WithReference(inference).WaitFor(inference)
     .WithReference(web).WaitFor(web)

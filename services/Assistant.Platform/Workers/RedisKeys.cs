@@ -40,4 +40,15 @@ public static class RedisKeys
 
     /// <summary>Channel of every job's status changes (dashboards, the alert monitor).</summary>
     public const string JobStatusChanges = "assistant:jobs:status";
+
+    /// <summary>
+    /// Hash of inference replicas: field = replica id, value = JSON of what it serves (models, versions, load
+    /// state, requests running and waiting) with <c>updated_at</c>; replicas rewrite theirs every few seconds and a
+    /// field older than <c>InferenceReplicaStaleAfter</c> is a replica that is gone.
+    /// </summary>
+    public const string InferenceReplicas = "assistant:inference:replicas";
+    public static readonly TimeSpan InferenceReplicaStaleAfter = TimeSpan.FromSeconds(20);
+
+    /// <summary>Channel carrying the ids of API keys just revoked, so every gateway replica forgets them at once.</summary>
+    public const string ApiKeyRevocations = "assistant:keys:revoked";
 }
