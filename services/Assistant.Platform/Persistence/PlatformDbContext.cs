@@ -2,6 +2,7 @@ using Assistant.Platform.Alerts;
 using Assistant.Platform.Datasets;
 using Assistant.Platform.Jobs;
 using Assistant.Platform.Models;
+using Assistant.Platform.Security;
 using Microsoft.EntityFrameworkCore;
 
 namespace Assistant.Platform.Persistence;
@@ -29,6 +30,7 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
     public DbSet<Alert> Alerts => Set<Alert>();
     public DbSet<Webhook> Webhooks => Set<Webhook>();
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -114,6 +116,16 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
         OnJobsCreating(modelBuilder);
         OnModelsCreating(modelBuilder);
         OnAlertsCreating(modelBuilder);
+
+        modelBuilder.Entity<ApiKey>(key =>
+        {
+            key.ToTable("api_keys");
+            key.HasKey(k => k.Id);
+            key.Property(k => k.Name).HasMaxLength(Security.ApiKeys.MaxNameLength);
+            key.Property(k => k.Prefix).HasMaxLength(Security.ApiKeys.PrefixLength);
+            // Keys are found by the hash of what the caller presents; the key itself is never stored.
+            key.HasIndex(k => k.Hash).IsUnique();
+        });
     }
 
     private static void OnJobsCreating(ModelBuilder modelBuilder)
