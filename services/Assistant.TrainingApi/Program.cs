@@ -39,5 +39,6 @@ app.MapDeploymentsApi();
 app.MapWorkersApi();
 app.MapQueueApi();
 app.MapAlertsApi();
+app.MapSecurityApi();
 
 app.Run();

@@ -149,7 +149,7 @@ public static class DatasetsApi
                 FileName: fileName,
                 Format: ParseFormat(fields.GetValueOrDefault("format")),
                 MaxLength: ParsePositive(fields, "max_length"),
-                CreatedBy: CallerOf(http),
+                CreatedBy: Caller.Of(http),
                 ChunkChars: ParsePositive(fields, "chunk_chars"),
                 OverlapChars: ParseNonNegative(fields, "overlap_chars"),
                 RejectDuplicates: ParseBool(fields, "reject_duplicates"),
@@ -231,14 +231,14 @@ public static class DatasetsApi
         string name, string version, CommitRequest request, HttpContext http, DatasetCatalog catalog, CancellationToken ct)
     {
         var resolved = await ResolveAsync(catalog, name, version, ct);
-        var created = await catalog.CommitEditsAsync(resolved, request.Message, request.Edits ?? [], CallerOf(http), ct);
+        var created = await catalog.CommitEditsAsync(resolved, request.Message, request.Edits ?? [], Caller.Of(http), ct);
         return TypedResults.Created($"/api/datasets/{name}/versions/{created.Version}", DatasetVersionDto.From(created, name));
     }
 
     private static async Task<Created<DatasetVersionDto>> Redact(string name, string version, HttpContext http, DatasetCatalog catalog, CancellationToken ct)
     {
         var resolved = await ResolveAsync(catalog, name, version, ct);
-        var created = await catalog.RedactAsync(resolved, CallerOf(http), ct);
+        var created = await catalog.RedactAsync(resolved, Caller.Of(http), ct);
         return TypedResults.Created($"/api/datasets/{name}/versions/{created.Version}", DatasetVersionDto.From(created, name));
     }
 
@@ -259,10 +259,6 @@ public static class DatasetsApi
         DatasetReference.TryParse($"{name}@{version}", out var reference)
             ? catalog.ResolveAsync(reference, ct)
             : throw new DatasetRequestException("version", $"'{name}@{version}' is not a dataset reference: use a name and a version number or 'latest'.");
-
-    /// <summary>Who made a change: the API key id once the gateway authenticates callers.</summary>
-    private static string CallerOf(HttpContext http) =>
-        http.Request.Headers["X-Assistant-Key-Id"].FirstOrDefault() is { Length: > 0 } keyId ? keyId : "anonymous";
 
     private static DatasetFormat? ParseFormat(string? text) => text switch
     {

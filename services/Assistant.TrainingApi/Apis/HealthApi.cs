@@ -1,3 +1,4 @@
+using Assistant.Platform.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Assistant.TrainingApi.Apis;
@@ -9,7 +10,9 @@ public static class HealthApi
         app.MapGet("/api/health", GetHealth)
             .WithName("GetPlatformHealth")
             .WithSummary("State of the training API and each dependency it needs (Postgres, Redis, S3) and of the trainer workers.")
-            .WithTags("Health");
+            .WithTags("Health")
+            // Anyone may ask whether the platform is up (the web app's status page, load balancers).
+            .AllowWithoutKey();
         return app;
     }
 

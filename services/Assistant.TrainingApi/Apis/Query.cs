@@ -25,9 +25,18 @@ internal static class Query
         (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }
 
-/// <summary>Who is calling: the API key id the gateway forwards once it authenticates callers.</summary>
+/// <summary>
+/// Who is calling: the id of the API key the gateway authenticated (the gateway sets these headers itself and drops
+/// any a caller sent), or "anonymous" on routes that need no key.
+/// </summary>
 internal static class Caller
 {
-    public static string Of(HttpContext http) =>
-        http.Request.Headers["X-Assistant-Key-Id"].FirstOrDefault() is { Length: > 0 } keyId ? keyId : "anonymous";
+    public static string Of(HttpContext http) => KeyIdOf(http) ?? "anonymous";
+
+    public static string? KeyIdOf(HttpContext http) =>
+        http.Request.Headers[Assistant.Platform.Security.ApiKeys.IdHeader].FirstOrDefault() is { Length: > 0 } keyId ? keyId : null;
+
+    /// <summary>The key's name (sent percent-encoded: names may hold any text, header values must be ASCII).</summary>
+    public static string? KeyNameOf(HttpContext http) =>
+        http.Request.Headers[Assistant.Platform.Security.ApiKeys.NameHeader].FirstOrDefault() is { Length: > 0 } name ? Uri.UnescapeDataString(name) : null;
 }
