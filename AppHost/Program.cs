@@ -27,14 +27,14 @@ var trainer = builder.AddProject<Projects.Assistant_Trainer>("trainer")
     .WithJobLease(builder.Configuration)
     .WithHttpHealthCheck("/health");
 
-// Inference replicas: each serves the versions the `production` alias points at and follows alias moves.
-var inference = builder.AddProject<Projects.Assistant_Inference>("inference")
-    .WithReplicas(2)
+// Inference replicas: each serves the versions the `production` alias points at and follows alias moves. One resource
+// per replica, so the gateway balances load across them and health-checks each (Aspire's WithReplicas hides them behind one address).
+var inference = builder.AddInferenceReplicas(2, replica => replica
     .WithReference(database)
     .WithReference(redis)
     .WithReference(objectStore)
     .WaitFor(trainingApi)
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health"));
 
 var web = builder.AddProject<Projects.Assistant_Web>("web")
     .WithHttpHealthCheck("/health");
@@ -47,7 +47,7 @@ var gateway = builder.AddProject<Projects.Assistant_Gateway>("gateway")
     .WithReference(redis)
     .WithEnvironment("Auth__AdminApiKey", adminApiKey)
     .WithReference(trainingApi).WaitFor(trainingApi)
-    .WithReference(inference).WaitFor(inference)
+    .WithInferenceReplicas(inference)
     .WithReference(web).WaitFor(web)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints();

@@ -25,6 +25,8 @@ public static class CliApp
             WorkersCommand.Create(),
         };
         root.Options.Add(Verbose);
+        // Global: every platform verb sends it, those added later included.
+        root.Options.Add(GatewayConnection.ApiKey);
         return root;
     }
 

@@ -9,7 +9,7 @@ public sealed class CliTests(PlatformFixture fixture)
     public async Task Status_lists_every_service_up_through_the_gateway()
     {
         using var gateway = fixture.Platform.CreateGatewayClient();
-        var (exit, output, error) = await RunAsync("status", "--gateway", gateway.BaseAddress!.ToString());
+        var (exit, output, error) = await RunAsync("status", "--gateway", gateway.BaseAddress!.ToString(), "--api-key", fixture.Platform.Secrets.AdminApiKey);
 
         Assert.Equal(0, exit);
         Assert.Equal("", error);
@@ -54,6 +54,7 @@ public sealed class CliTests(PlatformFixture fixture)
     {
         using var gateway = fixture.Platform.CreateGatewayClient();
         var url = gateway.BaseAddress!.ToString();
+        var key = fixture.Platform.Secrets.AdminApiKey;
         var name = DatasetsApiTests.UniqueName("cli");
         var file = Path.Combine(Path.GetTempPath(), $"{name}.jsonl");
         var content = string.Join("\n", Enumerable.Range(0, 12).Select(i => DatasetsApiTests.Chat($"Q{i}?", $"A{i}."))) + "\n";
@@ -61,24 +62,24 @@ public sealed class CliTests(PlatformFixture fixture)
         var downloaded = Path.Combine(Path.GetTempPath(), $"{name}-down.jsonl");
         try
         {
-            var upload = await RunAsync("datasets", "upload", file, "--name", name, "--gateway", url);
+            var upload = await RunAsync("datasets", "upload", file, "--name", name, "--gateway", url, "--api-key", key);
             Assert.Equal(0, upload.Exit);
             Assert.StartsWith($"{name}@1 stored: 12 examples", upload.Output);
 
-            var list = await RunAsync("datasets", "list", "--gateway", url);
+            var list = await RunAsync("datasets", "list", "--gateway", url, "--api-key", key);
             Assert.Matches($"(?m)^{name} +1 +12 +chat", list.Output);
 
-            var show = await RunAsync("datasets", "show", name, "--gateway", url);
+            var show = await RunAsync("datasets", "show", name, "--gateway", url, "--api-key", key);
             Assert.Matches(@"(?m)^  v1 +upload +12 examples", show.Output);
 
-            var examples = await RunAsync("datasets", "examples", $"{name}@1", "--offset", "10", "--gateway", url);
+            var examples = await RunAsync("datasets", "examples", $"{name}@1", "--offset", "10", "--gateway", url, "--api-key", key);
             Assert.Equal(2, examples.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
             Assert.StartsWith("#10 {", examples.Output);
 
-            var split = await RunAsync("datasets", "split", $"{name}@latest", "--ratios", "0.5,0.25,0.25", "--gateway", url);
+            var split = await RunAsync("datasets", "split", $"{name}@latest", "--ratios", "0.5,0.25,0.25", "--gateway", url, "--api-key", key);
             Assert.Matches("train 6, validation 3, test 3", split.Output);
 
-            var download = await RunAsync("datasets", "download", $"{name}@1", "--out", downloaded, "--gateway", url);
+            var download = await RunAsync("datasets", "download", $"{name}@1", "--out", downloaded, "--gateway", url, "--api-key", key);
             Assert.Equal(0, download.Exit);
             Assert.Equal(content, await File.ReadAllTextAsync(downloaded, TestContext.Current.CancellationToken));
         }
@@ -94,18 +95,19 @@ public sealed class CliTests(PlatformFixture fixture)
     {
         using var gateway = fixture.Platform.CreateGatewayClient();
         var url = gateway.BaseAddress!.ToString();
+        var key = fixture.Platform.Secrets.AdminApiKey;
         var name = DatasetsApiTests.UniqueName("clibad");
         var file = Path.Combine(Path.GetTempPath(), $"{name}.jsonl");
         await File.WriteAllTextAsync(file, DatasetsApiTests.Chat("ok?", "ok.") + "\n{\"messages\": [\n", TestContext.Current.CancellationToken);
         try
         {
-            var upload = await RunAsync("datasets", "upload", file, "--name", name, "--gateway", url);
+            var upload = await RunAsync("datasets", "upload", file, "--name", name, "--gateway", url, "--api-key", key);
 
             Assert.Equal(1, upload.Exit);
             Assert.Contains("The dataset file is not valid", upload.Error);
             Assert.Matches("(?m)^  line 2: invalid_json: ", upload.Error);
             Assert.DoesNotContain("   at ", upload.Error);
-            var show = await RunAsync("datasets", "show", name, "--gateway", url);
+            var show = await RunAsync("datasets", "show", name, "--gateway", url, "--api-key", key);
             Assert.Equal(1, show.Exit);
             Assert.Contains("was not found", show.Error);
         }

@@ -10,12 +10,13 @@ public sealed class JobsCliTests(PlatformFixture fixture)
     {
         using var gateway = fixture.Platform.CreateGatewayClient();
         var url = gateway.BaseAddress!.ToString();
+        var key = fixture.Platform.Secrets.AdminApiKey;
         var data = await JobLifecycleTests.UploadConversationsAsync(gateway, "clijob", examples: 16);
         var suffix = DatasetsApiTests.UniqueName("clibot");
 
         var create = await RunAsync("jobs", "create", "--data", data, "--split", "0.75,0.25,0", "--suffix", suffix,
             "--set", "max_steps=4", "--set", "batch_size=4", "--set", "max_length=64", "--set", "eval_steps=2", "--set", "eval_samples=1",
-            "--set", "max_new_tokens=4", "--follow", "--gateway", url);
+            "--set", "max_new_tokens=4", "--follow", "--gateway", url, "--api-key", key);
         Assert.True(create.Exit == 0, create.Output + create.Error);
         var id = System.Text.RegularExpressions.Regex.Match(create.Output, @"ftjob-[0-9a-f]{24}").Value;
         Assert.StartsWith($"{id} ", create.Output);
@@ -23,33 +24,33 @@ public sealed class JobsCliTests(PlatformFixture fixture)
         Assert.Matches(@"(?m)^info eval: Step 2: valid_loss \d+\.\d{4}", create.Output);
         Assert.Matches($"(?m)^succeeded; model {suffix}@1$", create.Output);
 
-        var show = await RunAsync("jobs", "show", id, "--gateway", url);
+        var show = await RunAsync("jobs", "show", id, "--gateway", url, "--api-key", key);
         Assert.Equal(0, show.Exit);
         Assert.Contains("\"status\": \"succeeded\"", show.Output);
 
-        var list = await RunAsync("jobs", "list", "--status", "succeeded", "--gateway", url);
+        var list = await RunAsync("jobs", "list", "--status", "succeeded", "--gateway", url, "--api-key", key);
         Assert.Equal(0, list.Exit);
         Assert.Matches($"(?m)^{id} +succeeded +full +starter ", list.Output);
 
         var other = await JobLifecycleTests.CreateAsync(gateway, JobLifecycleTests.TinyJob(data, steps: 2, new() { ["learning_rate"] = 5e-4 }));
         var otherId = other.GetProperty("id").GetString()!;
-        Assert.Equal(0, (await RunAsync("jobs", "follow", otherId, "--gateway", url)).Exit);
-        var compare = await RunAsync("jobs", "compare", id, otherId, "--gateway", url);
+        Assert.Equal(0, (await RunAsync("jobs", "follow", otherId, "--gateway", url, "--api-key", key)).Exit);
+        var compare = await RunAsync("jobs", "compare", id, otherId, "--gateway", url, "--api-key", key);
         Assert.Equal(0, compare.Exit);
         Assert.Matches(@"(?m)^max_steps +4 +2", compare.Output);
         Assert.Matches(@"(?m)^final train_loss +\d+\.\d{4} +\d+\.\d{4}", compare.Output);
 
-        var models = await RunAsync("models", "list", "--gateway", url);
+        var models = await RunAsync("models", "list", "--gateway", url, "--api-key", key);
         Assert.Matches($"(?m)^{suffix} +trained +1 ", models.Output);
         Assert.Matches("(?m)^starter +base +1 ", models.Output);
-        var model = await RunAsync("models", "show", suffix, "--gateway", url);
+        var model = await RunAsync("models", "show", suffix, "--gateway", url, "--api-key", key);
         Assert.Contains(id, model.Output);
         Assert.Contains(data.Split('@')[0], model.Output);
-        var alias = await RunAsync("models", "alias", $"{suffix}@1", "staging", "--reason", "first good run", "--gateway", url);
+        var alias = await RunAsync("models", "alias", $"{suffix}@1", "staging", "--reason", "first good run", "--gateway", url, "--api-key", key);
         Assert.Equal(0, alias.Exit);
-        Assert.Contains("staging=1", (await RunAsync("models", "list", "--gateway", url)).Output);
+        Assert.Contains("staging=1", (await RunAsync("models", "list", "--gateway", url, "--api-key", key)).Output);
 
-        var workers = await RunAsync("workers", "--gateway", url);
+        var workers = await RunAsync("workers", "--gateway", url, "--api-key", key);
         Assert.Equal(0, workers.Exit);
         Assert.Equal(RunningPlatform.TrainerReplicas, workers.Output.Split('\n').Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\S+ +(idle|busy) ")));
     }
@@ -59,21 +60,22 @@ public sealed class JobsCliTests(PlatformFixture fixture)
     {
         using var gateway = fixture.Platform.CreateGatewayClient();
         var url = gateway.BaseAddress!.ToString();
+        var key = fixture.Platform.Secrets.AdminApiKey;
 
-        var unknownData = await RunAsync("jobs", "create", "--data", "no-such-dataset@1", "--gateway", url);
+        var unknownData = await RunAsync("jobs", "create", "--data", "no-such-dataset@1", "--gateway", url, "--api-key", key);
         Assert.Equal(1, unknownData.Exit);
         Assert.Contains("no-such-dataset", unknownData.Error);
         Assert.DoesNotContain("   at ", unknownData.Error);
 
-        var badValue = await RunAsync("jobs", "create", "--data", "x@1", "--set", "batch_size", "--gateway", url);
+        var badValue = await RunAsync("jobs", "create", "--data", "x@1", "--set", "batch_size", "--gateway", url, "--api-key", key);
         Assert.Equal(1, badValue.Exit);
         Assert.Contains("--set 'batch_size' is not KEY=VALUE", badValue.Error);
 
-        var unknownJob = await RunAsync("jobs", "show", "ftjob-000000000000000000000000", "--gateway", url);
+        var unknownJob = await RunAsync("jobs", "show", "ftjob-000000000000000000000000", "--gateway", url, "--api-key", key);
         Assert.Equal(1, unknownJob.Exit);
         Assert.StartsWith("error: ", unknownJob.Error);
 
-        var badAlias = await RunAsync("models", "alias", "starter", "production", "--gateway", url);
+        var badAlias = await RunAsync("models", "alias", "starter", "production", "--gateway", url, "--api-key", key);
         Assert.Equal(1, badAlias.Exit);
         Assert.Contains("is not NAME@VERSION", badAlias.Error);
     }

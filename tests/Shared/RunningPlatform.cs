@@ -10,18 +10,35 @@ namespace Assistant.Testing;
 /// <summary>A whole platform started by the real AppHost on its own data folder.</summary>
 public sealed class RunningPlatform : IAsyncDisposable
 {
-    public static readonly string[] Services = ["training-api", "trainer", "inference", "web", "gateway"];
+    /// <summary>Inference replicas the AppHost starts, each its own resource (<c>inference-1</c>, ...) behind the gateway.</summary>
+    public const int InferenceReplicas = 2;
+    public static readonly string[] Services =
+        ["training-api", "trainer", .. Enumerable.Range(1, InferenceReplicas).Select(i => $"inference-{i}"), "web", "gateway"];
     public const int JobLeaseSeconds = 6;
     /// <summary>Trainer replicas the AppHost starts (a job survives the death of one).</summary>
     public const int TrainerReplicas = 2;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
     private static readonly string[] TerminalStates = [KnownResourceStates.Exited, KnownResourceStates.FailedToStart, KnownResourceStates.Finished];
 
-    private RunningPlatform(DistributedApplication app) => App = app;
+    private RunningPlatform(DistributedApplication app, PlatformSecrets secrets) => (App, Secrets) = (app, secrets);
 
     public DistributedApplication App { get; }
 
-    public HttpClient CreateGatewayClient() => App.CreateHttpClient("gateway", "http");
+    public PlatformSecrets Secrets { get; }
+
+    /// <summary>A client of the gateway that sends the bootstrap admin key, as the CLI does with the admin key file.</summary>
+    public HttpClient CreateGatewayClient() => CreateGatewayClient(Secrets.AdminApiKey);
+
+    /// <summary>A client of the gateway that sends <paramref name="apiKey"/> (none when null).</summary>
+    public HttpClient CreateGatewayClient(string? apiKey)
+    {
+        var client = App.CreateHttpClient("gateway", "http");
+        if (apiKey is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+        }
+        return client;
+    }
 
     public async Task<string?> GetConnectionStringAsync(string name) => await App.GetConnectionStringAsync(name);
 
@@ -40,6 +57,7 @@ public sealed class RunningPlatform : IAsyncDisposable
             $"Parameters:redis-password={secrets.RedisPassword}",
             $"Parameters:s3-access-key={secrets.S3AccessKey}",
             $"Parameters:s3-secret-key={secrets.S3SecretKey}",
+            $"Parameters:admin-api-key={secrets.AdminApiKey}",
             "DcpPublisher:RandomizePorts=true",
             // A job whose worker dies is taken over by another worker within seconds, not the default half minute.
             $"Jobs:LeaseSeconds={JobLeaseSeconds}",
@@ -64,7 +82,7 @@ public sealed class RunningPlatform : IAsyncDisposable
             }
             await healthy;
         }
-        return new RunningPlatform(app);
+        return new RunningPlatform(app, secrets);
     }
 
     public async ValueTask DisposeAsync()
@@ -74,9 +92,12 @@ public sealed class RunningPlatform : IAsyncDisposable
     }
 }
 
-public sealed record PlatformSecrets(string PostgresPassword, string RedisPassword, string S3AccessKey, string S3SecretKey)
+public sealed record PlatformSecrets(string PostgresPassword, string RedisPassword, string S3AccessKey, string S3SecretKey, string AdminApiKey)
 {
-    public static PlatformSecrets CreateRandom() => new(Token(), Token(), Token().ToUpperInvariant()[..20], Token());
+    public static PlatformSecrets CreateRandom() => new(Token(), Token(), Token().ToUpperInvariant()[..20], Token(), AdminKey());
+
+    /// <summary>An admin key in the format of generated keys (the parameter takes any text; this is what run.sh makes).</summary>
+    private static string AdminKey() => "asst_" + System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     private static string Token() => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
 }

@@ -9,6 +9,11 @@ internal static class ApiErrors
     /// <summary>Writes the error of a non-success response to <paramref name="error"/>; returns the exit code to use.</summary>
     public static async Task<int> ReportAsync(HttpResponseMessage response, TextWriter error, CancellationToken ct)
     {
+        if (response.StatusCode is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
+        {
+            await error.WriteLineAsync(KeyRefused(await DetailOfAsync(response, ct) ?? $"HTTP {(int)response.StatusCode}"));
+            return 1;
+        }
         if (response.Content.Headers.ContentType?.MediaType is "application/problem+json" or "application/json")
         {
             using var problem = await response.Content.ReadFromJsonAsync<JsonDocument>(ct);
@@ -48,5 +53,23 @@ internal static class ApiErrors
             await error.WriteLineAsync($"error: the platform answered HTTP {(int)response.StatusCode} {response.ReasonPhrase}.");
         }
         return (int)response.StatusCode >= 500 ? 3 : 1;
+    }
+
+    /// <summary>One line for a 401 or 403 from the gateway: what it said and how to give the CLI a key.</summary>
+    public static string KeyRefused(string detail) =>
+        $"The gateway refused the API key: {detail.TrimEnd('.')}; set {GatewayConnection.ApiKeyVariable} or --api-key.";
+
+    private static async Task<string?> DetailOfAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.Content.Headers.ContentType?.MediaType is not ("application/problem+json" or "application/json")) return null;
+        try
+        {
+            using var problem = await response.Content.ReadFromJsonAsync<JsonDocument>(ct);
+            return problem!.RootElement.TryGetProperty("detail", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }

@@ -17,7 +17,6 @@ internal static class DatasetsCommand
             Upload(), List(), Show(), Examples(), Split(), Download(),
         };
         command.Options.Add(GatewayConnection.Gateway);
-        command.Options.Add(GatewayConnection.ApiKey);
         return command;
     }
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Net;
 using System.Net.Http.Headers;
 
 namespace Assistant.Cli.Commands;
@@ -25,17 +26,43 @@ internal static class GatewayConnection
         },
     };
 
+    /// <summary>
+    /// The key to send. No default value on the option itself: help would print it. <see cref="ApiKeyOf"/> falls back
+    /// to <c>ASSISTANT_API_KEY</c>, then to the admin key file that <c>./run.sh</c> writes.
+    /// </summary>
     public static readonly Option<string?> ApiKey = new("--api-key")
     {
-        Description = "API key (env ASSISTANT_API_KEY).",
+        Description = "API key (default: env ASSISTANT_API_KEY, else the admin key file ./run.sh writes, $XDG_CONFIG_HOME/assistant/admin-api-key).",
         Recursive = true,
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("ASSISTANT_API_KEY"),
     };
+
+    public const string ApiKeyVariable = "ASSISTANT_API_KEY";
+
+    /// <summary>The admin key file: <c>$XDG_CONFIG_HOME/assistant/admin-api-key</c>, by default under <c>~/.config</c>.</summary>
+    public static string AdminKeyFile =>
+        Path.Combine(Environment.GetEnvironmentVariable("XDG_CONFIG_HOME") is { Length: > 0 } config
+            ? config
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config"), "assistant", "admin-api-key");
+
+    /// <summary>--api-key, else ASSISTANT_API_KEY, else the admin key file; null when none is set.</summary>
+    public static string? ApiKeyOf(ParseResult parse)
+    {
+        if (parse.GetValue(ApiKey) is { Length: > 0 } given) return given;
+        if (Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } fromEnvironment) return fromEnvironment.Trim();
+        try
+        {
+            return File.Exists(AdminKeyFile) && File.ReadAllText(AdminKeyFile).Trim() is { Length: > 0 } fromFile ? fromFile : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null; // an unreadable file is the same as none: the gateway's 401 says what to do
+        }
+    }
 
     public static HttpClient CreateClient(ParseResult parse)
     {
         var http = new HttpClient { BaseAddress = parse.GetValue(Gateway), Timeout = TimeSpan.FromSeconds(30) };
-        if (parse.GetValue(ApiKey) is { Length: > 0 } key)
+        if (ApiKeyOf(parse) is { } key)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         }
@@ -53,6 +80,11 @@ internal static class GatewayConnection
         try
         {
             return await verb(http, parse.InvocationConfiguration.Output, error);
+        }
+        catch (HttpRequestException ex) when (ex.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        {
+            await error.WriteLineAsync(ApiErrors.KeyRefused($"HTTP {(int)ex.StatusCode}"));
+            return 1;
         }
         catch (HttpRequestException ex)
         {

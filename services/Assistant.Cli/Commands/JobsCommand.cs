@@ -16,7 +16,6 @@ internal static class JobsCommand
             CreateJob(), List(), Show(), Follow(), Cancel(), Compare(), Events(),
         };
         command.Options.Add(GatewayConnection.Gateway);
-        command.Options.Add(GatewayConnection.ApiKey);
         return command;
     }
 

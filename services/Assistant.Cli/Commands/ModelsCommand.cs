@@ -15,7 +15,6 @@ internal static class ModelsCommand
             List(), Show(), Alias(),
         };
         command.Options.Add(GatewayConnection.Gateway);
-        command.Options.Add(GatewayConnection.ApiKey);
         return command;
     }
 

@@ -14,7 +14,6 @@ internal static class StatusCommand
         {
             json,
             GatewayConnection.Gateway,
-            GatewayConnection.ApiKey,
         };
         command.SetAction((parse, ct) => RunAsync(parse, parse.GetValue(json), ct));
         return command;
@@ -31,8 +30,12 @@ internal static class StatusCommand
             return 1;
         }
         using var health = (await response.Content.ReadFromJsonAsync<JsonDocument>(ct))!;
-        using var models = await http.GetFromJsonAsync<JsonDocument>("v1/models", ct);
-        var modelCount = models!.RootElement.GetProperty("data").GetArrayLength();
+        // /api/health needs no key; the model list needs one with the infer scope.
+        using var modelsResponse = await http.GetAsync("v1/models", ct);
+        using var models = modelsResponse.IsSuccessStatusCode ? await modelsResponse.Content.ReadFromJsonAsync<JsonDocument>(ct) : null;
+        var inference = models is null
+            ? $"?     model list refused (HTTP {(int)modelsResponse.StatusCode}): needs an API key with the infer scope"
+            : $"up    {models.RootElement.GetProperty("data").GetArrayLength()} model(s) deployed";
 
         var root = health.RootElement;
         var healthy = root.GetProperty("status").GetString() == "ok";
@@ -54,7 +57,7 @@ internal static class StatusCommand
         }
         var workers = root.GetProperty("workers").EnumerateArray().Count(w => w.GetProperty("alive").GetBoolean());
         await output.WriteLineAsync($"  {"trainer",-14} {(workers > 0 ? "up" : "DOWN"),-5} {workers} worker(s) alive");
-        await output.WriteLineAsync($"  {"inference",-14} up    {modelCount} model(s) deployed");
+        await output.WriteLineAsync($"  {"inference",-14} {inference}");
         return healthy ? 0 : 1;
     });
 }

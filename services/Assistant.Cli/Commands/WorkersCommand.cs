@@ -12,7 +12,6 @@ internal static class WorkersCommand
     {
         var command = new Command("workers", "List trainer workers: state, current job, CPU, memory and GPU use.");
         command.Options.Add(GatewayConnection.Gateway);
-        command.Options.Add(GatewayConnection.ApiKey);
         command.SetAction((parse, ct) => GatewayConnection.RunAsync(parse, async (http, output, error) =>
         {
             var (list, code) = await GetAsync(http, "api/workers", error, ct);

@@ -4,7 +4,8 @@ using System.Text.Json;
 
 namespace Assistant.Web.Gateway;
 
-public sealed record ServiceStatus(string Name, string Role, bool Up, string Detail, double? LatencyMs);
+/// <param name="NeedsKey">The gateway asked for an API key the page does not have yet, so the state is unknown (not down).</param>
+public sealed record ServiceStatus(string Name, string Role, bool Up, string Detail, double? LatencyMs, bool NeedsKey = false);
 
 public sealed record PlatformStatus(string? PlatformVersion, IReadOnlyList<ServiceStatus> Services, DateTimeOffset CheckedAt);
 
@@ -47,7 +48,10 @@ public sealed class PlatformClient(HttpClient http, ILogger<PlatformClient> logg
         services.Add(modelsDoc is { } m
             ? new ServiceStatus("Inference", "OpenAI-compatible serving", true,
                 $"{m.RootElement.GetProperty("data").GetArrayLength()} model(s) deployed", modelsMs)
-            : new ServiceStatus("Inference", "OpenAI-compatible serving", false, modelsError ?? "unreachable", modelsMs));
+            // /v1 needs a key with the infer scope; the page gets one when people log in (a later issue).
+            : modelsError is "HTTP 401" or "HTTP 403"
+                ? new ServiceStatus("Inference", "OpenAI-compatible serving", false, "needs a key", modelsMs, NeedsKey: true)
+                : new ServiceStatus("Inference", "OpenAI-compatible serving", false, modelsError ?? "unreachable", modelsMs));
 
         healthDoc?.Dispose();
         modelsDoc?.Dispose();
@@ -90,4 +94,10 @@ public sealed class PlatformClient(HttpClient http, ILogger<PlatformClient> logg
         "s3" => "datasets, checkpoints, models",
         _ => "",
     };
+}
+
+public static class ServiceStatusDisplay
+{
+    /// <summary>The state pill: up, down, or locked when the gateway wants a key the page does not have.</summary>
+    public static string Pill(this ServiceStatus service) => service.NeedsKey ? "locked" : service.Up ? "up" : "down";
 }

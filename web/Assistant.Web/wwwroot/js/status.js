@@ -13,9 +13,10 @@
         const row = document.createElement("tr");
         row.dataset.service = s.name;
         const head = cell("th", s.name); head.scope = "row";
-        const pill = cell("span", s.up ? "up" : "down"); pill.className = `pill ${s.up ? "up" : "down"}`;
-        const state = document.createElement("td"); state.append(pill);
-        row.append(head, cell("td", s.role), state, cell("td", s.detail),
+        const state = s.needsKey ? "locked" : s.up ? "up" : "down";
+        const pill = cell("span", state); pill.className = `pill ${state}`;
+        const stateCell = document.createElement("td"); stateCell.append(pill);
+        row.append(head, cell("td", s.role), stateCell, cell("td", s.detail),
           cell("td", s.latencyMs == null ? "" : `${Math.round(s.latencyMs * 10) / 10} ms`));
         return row;
       }));
