@@ -135,10 +135,15 @@ public static class ApiKeys
 /// <summary>API keys in Postgres: create, find by hash, list, revoke, the bootstrap admin key, and when keys were used.</summary>
 public sealed class ApiKeyStore(PlatformDbContext db)
 {
+    /// <summary>Now, to Postgres' microsecond, so an answer shows the same times a later read of the row does.</summary>
+    private static DateTimeOffset Now() => ToMicroseconds(DateTimeOffset.UtcNow);
+
+    private static DateTimeOffset ToMicroseconds(DateTimeOffset time) => time.AddTicks(-(time.Ticks % TimeSpan.TicksPerMicrosecond));
+
     /// <summary>Stores a new key; returns the row and the plaintext, which exists only in this answer.</summary>
     public async Task<(ApiKey Key, string Plaintext)> CreateAsync(NewApiKey request, CancellationToken ct)
     {
-        var now = DateTimeOffset.UtcNow;
+        var now = Now();
         var valid = ApiKeys.Validate(request, now);
         var plaintext = ApiKeys.Generate();
         var key = new ApiKey
@@ -149,7 +154,7 @@ public sealed class ApiKeyStore(PlatformDbContext db)
             Hash = ApiKeys.Hash(plaintext),
             Scopes = [.. valid.Scopes],
             CreatedAt = now,
-            ExpiresAt = valid.ExpiresAt,
+            ExpiresAt = valid.ExpiresAt is { } expires ? ToMicroseconds(expires) : null,
             RequestsPerMinute = valid.RequestsPerMinute,
         };
         db.ApiKeys.Add(key);
@@ -179,7 +184,7 @@ public sealed class ApiKeyStore(PlatformDbContext db)
         {
             throw new ApiKeyConflictException("id", "This is the bootstrap admin key: change the admin-api-key parameter to rotate it.");
         }
-        key.RevokedAt = DateTimeOffset.UtcNow;
+        key.RevokedAt = Now();
         await db.SaveChangesAsync(ct);
         return key;
     }
@@ -191,7 +196,7 @@ public sealed class ApiKeyStore(PlatformDbContext db)
     public async Task<(ApiKey Key, IReadOnlyList<Guid> Retired)> UpsertBootstrapAsync(string plaintext, CancellationToken ct)
     {
         var hash = ApiKeys.Hash(plaintext);
-        var now = DateTimeOffset.UtcNow;
+        var now = Now();
         var retired = await db.ApiKeys.Where(k => k.IsBootstrap && k.RevokedAt == null && k.Hash != hash).Select(k => k.Id).ToListAsync(ct);
         if (retired.Count > 0)
         {
