@@ -59,9 +59,10 @@ public sealed class KeyUsage(IServiceScopeFactory scopes, ILogger<KeyUsage> logg
             await using var scope = scopes.CreateAsyncScope();
             await scope.ServiceProvider.GetRequiredService<ApiKeyStore>().RecordUseAsync(batch, ct);
         }
-        catch (Exception ex) when (!ct.IsCancellationRequested)
+        catch (Exception ex)
         {
-            // A lost note only makes last_used_at a minute stale; the next use notes it again.
+            // A lost note only makes last_used_at a minute stale; the next use notes it again. Never fail the loop
+            // or the shutdown over it.
             foreach (var (id, _) in batch)
             {
                 _noted.TryRemove(id, out _);

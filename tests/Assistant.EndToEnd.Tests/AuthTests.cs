@@ -298,6 +298,28 @@ public sealed class AuthTests(PlatformFixture fixture)
     }
 
     [Fact]
+    public async Task The_cli_says_in_one_line_that_the_gateway_refused_its_key()
+    {
+        using var gateway = Platform.CreateGatewayClient(apiKey: null);
+        var url = gateway.BaseAddress!.ToString();
+        var (_, read, _) = await CreateKeyAsync(["read"]);
+
+        var unknown = await CliTests.RunAsync("jobs", "list", "--gateway", url, "--api-key", "asst_" + new string('B', 43));
+        Assert.Equal(1, unknown.Exit);
+        Assert.Equal("The gateway refused the API key: The API key is not valid; set ASSISTANT_API_KEY or --api-key.", unknown.Error.Trim());
+
+        var lacking = await CliTests.RunAsync("models", "alias", "starter@1", "staging", "--gateway", url, "--api-key", read);
+        Assert.Equal(1, lacking.Exit);
+        Assert.Single(lacking.Error.Trim().Split('\n'));
+        Assert.Matches("^The gateway refused the API key: .*needs 'train'; set ASSISTANT_API_KEY or --api-key\\.$", lacking.Error.Trim());
+
+        // Health needs no key; the model list needs infer, which status says instead of failing.
+        var status = await CliTests.RunAsync("status", "--gateway", url, "--api-key", read);
+        Assert.Equal(0, status.Exit);
+        Assert.Matches("(?m)^  inference +\\? +model list refused \\(HTTP 403\\)", status.Output);
+    }
+
+    [Fact]
     public async Task Every_api_route_declares_its_scope_in_the_table_the_gateway_enforces()
     {
         using var admin = Platform.CreateGatewayClient();
