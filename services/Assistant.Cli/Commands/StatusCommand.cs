@@ -31,8 +31,6 @@ internal static class StatusCommand
             return 1;
         }
         using var health = (await response.Content.ReadFromJsonAsync<JsonDocument>(ct))!;
-        using var models = await http.GetFromJsonAsync<JsonDocument>("v1/models", ct);
-        var modelCount = models!.RootElement.GetProperty("data").GetArrayLength();
 
         var root = health.RootElement;
         var healthy = root.GetProperty("status").GetString() == "ok";
@@ -54,7 +52,12 @@ internal static class StatusCommand
         }
         var workers = root.GetProperty("workers").EnumerateArray().Count(w => w.GetProperty("alive").GetBoolean());
         await output.WriteLineAsync($"  {"trainer",-14} {(workers > 0 ? "up" : "DOWN"),-5} {workers} worker(s) alive");
-        await output.WriteLineAsync($"  {"inference",-14} up    {modelCount} model(s) deployed");
+        var replicas = root.TryGetProperty("inference", out var inference) ? inference.EnumerateArray().ToList() : [];
+        var served = replicas.SelectMany(r => r.GetProperty("models").EnumerateArray())
+            .Where(m => m.GetProperty("state").GetString() == "ready")
+            .Select(m => $"{m.GetProperty("name").GetString()}@{m.GetProperty("version")}").Distinct().Order().ToList();
+        await output.WriteLineAsync($"  {"inference",-14} {(replicas.Count > 0 ? "up" : "DOWN"),-5} {replicas.Count} replica(s), "
+            + (served.Count == 0 ? "no model deployed" : $"serving {string.Join(", ", served)}"));
         return healthy ? 0 : 1;
     });
 }
