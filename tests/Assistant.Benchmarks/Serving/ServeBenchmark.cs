@@ -16,7 +16,7 @@ namespace Assistant.Benchmarks.Serving;
 /// <item>single stream: completion tokens per second of one client streaming one chat completion after another;</item>
 /// <item>8 and 32 concurrent clients: aggregate completion tokens per second and time to first token (p50/p99);</item>
 /// <item>gateway overhead: the same cheap request (<c>GET /v1/models</c>) through the gateway (key check, rate
-/// limit, YARP) and straight to the inference service, one after another; the difference of the medians.</item>
+/// limit, YARP) and straight to one inference replica, alternating; the difference of the medians.</item>
 /// </list>
 /// Every request asks for <c>--tokens</c> tokens (greedy); a random model rarely ends early, and the figures use the
 /// token counts the server reports.
@@ -53,7 +53,7 @@ public sealed class ServeBenchmark : IBenchmark
                 $"  {clients,2} client(s): {run.Tokens / run.Wall.TotalSeconds,7:F1} tokens/s aggregate ({run.Requests} requests, {run.Tokens} tokens in {run.Wall.TotalSeconds:F1} s, {run.Failures} failed); time to first token p50 {Percentile(run.FirstToken, 0.5),6:F1} ms, p99 {Percentile(run.FirstToken, 0.99),6:F1} ms"));
         }
 
-        using var direct = platform.App.CreateHttpClient("inference", "http");
+        using var direct = platform.App.CreateHttpClient("inference-1", "http");
         var (viaGateway, straight) = await MeasureOverheadAsync(gateway, direct, 2000, ct);
         Console.WriteLine(Invariant(
             $"gateway overhead (GET /v1/models, 2000 sequential each): gateway p50 {Percentile(viaGateway, 0.5):F2} ms p99 {Percentile(viaGateway, 0.99):F2} ms; direct p50 {Percentile(straight, 0.5):F2} ms p99 {Percentile(straight, 0.99):F2} ms; added p50 {Percentile(viaGateway, 0.5) - Percentile(straight, 0.5):F2} ms   (target < 2 ms)"));
