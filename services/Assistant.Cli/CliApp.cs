@@ -23,6 +23,10 @@ public static class CliApp
             JobsCommand.Create(),
             ModelsCommand.Create(),
             WorkersCommand.Create(),
+            DeployCommand.Create(),
+            DeployCommand.CreateList(),
+            ChatCommand.Create(),
+            KeysCommand.Create(),
         };
         root.Options.Add(Verbose);
         // Global: every platform verb sends it, those added later included.
@@ -34,8 +38,9 @@ public static class CliApp
     /// Runs the command line. A wrong command line prints one line per problem and exits 2; an
     /// unexpected error prints one line (the full exception with --verbose) and exits 1.
     /// </summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken ct = default)
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken ct = default, TextReader? input = null)
     {
+        InputReader.Value = input;
         var parse = CreateRootCommand().Parse(args);
         if (parse.Action is ParseErrorAction)
         {
@@ -62,6 +67,11 @@ public static class CliApp
             return ExitCodes.Failure;
         }
     }
+
+    static readonly AsyncLocal<TextReader?> InputReader = new();
+
+    /// <summary>What interactive verbs (chat) read: the reader given to <see cref="RunAsync"/>, else the console.</summary>
+    public static TextReader Input => InputReader.Value ?? Console.In;
 
     static string CommandPath(Command command)
     {

@@ -313,10 +313,10 @@ public sealed class AuthTests(PlatformFixture fixture)
         Assert.Single(lacking.Error.Trim().Split('\n'));
         Assert.Matches("^The gateway refused the API key: .*needs 'train'; set ASSISTANT_API_KEY or --api-key\\.$", lacking.Error.Trim());
 
-        // Health needs no key; the model list needs infer, which status says instead of failing.
+        // Status reads only the health report (no infer scope needed): inference replicas included.
         var status = await CliTests.RunAsync("status", "--gateway", url, "--api-key", read);
         Assert.Equal(0, status.Exit);
-        Assert.Matches("(?m)^  inference +\\? +model list refused \\(HTTP 403\\)", status.Output);
+        Assert.Matches("(?m)^  inference +up +2 replica\\(s\\)", status.Output);
     }
 
     [Fact]

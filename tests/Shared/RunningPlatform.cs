@@ -26,6 +26,9 @@ public sealed class RunningPlatform : IAsyncDisposable
 
     public PlatformSecrets Secrets { get; }
 
+    /// <summary>The bootstrap admin key (the AppHost's admin-api-key parameter), as OpenAI SDK clients and the CLI need it.</summary>
+    public string AdminApiKey => Secrets.AdminApiKey;
+
     /// <summary>A client of the gateway that sends the bootstrap admin key, as the CLI does with the admin key file.</summary>
     public HttpClient CreateGatewayClient() => CreateGatewayClient(Secrets.AdminApiKey);
 

@@ -20,6 +20,13 @@ internal static class ApiErrors
             var root = problem!.RootElement;
             var title = root.TryGetProperty("title", out var t) ? t.GetString() : null;
             var detail = root.TryGetProperty("detail", out var d) ? d.GetString() : null;
+            if (title is null && root.TryGetProperty("error", out var openAi) && openAi.ValueKind == JsonValueKind.Object)
+            {
+                // The OpenAI-compatible routes answer {"error": {"message", "param", ...}}.
+                var param = openAi.TryGetProperty("param", out var p) && p.ValueKind == JsonValueKind.String ? $" ({p.GetString()})" : "";
+                await error.WriteLineAsync($"error: {(openAi.TryGetProperty("message", out var m) ? m.GetString() : response.ReasonPhrase)}{param}");
+                return (int)response.StatusCode >= 500 ? 3 : 1;
+            }
             await error.WriteLineAsync($"error: {title ?? response.ReasonPhrase}{(detail is null || detail == title ? "" : $": {detail}")}");
             if (root.TryGetProperty("errors", out var errors))
             {

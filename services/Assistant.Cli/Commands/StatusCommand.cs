@@ -30,12 +30,6 @@ internal static class StatusCommand
             return 1;
         }
         using var health = (await response.Content.ReadFromJsonAsync<JsonDocument>(ct))!;
-        // /api/health needs no key; the model list needs one with the infer scope.
-        using var modelsResponse = await http.GetAsync("v1/models", ct);
-        using var models = modelsResponse.IsSuccessStatusCode ? await modelsResponse.Content.ReadFromJsonAsync<JsonDocument>(ct) : null;
-        var inference = models is null
-            ? $"?     model list refused (HTTP {(int)modelsResponse.StatusCode}): needs an API key with the infer scope"
-            : $"up    {models.RootElement.GetProperty("data").GetArrayLength()} model(s) deployed";
 
         var root = health.RootElement;
         var healthy = root.GetProperty("status").GetString() == "ok";
@@ -57,7 +51,12 @@ internal static class StatusCommand
         }
         var workers = root.GetProperty("workers").EnumerateArray().Count(w => w.GetProperty("alive").GetBoolean());
         await output.WriteLineAsync($"  {"trainer",-14} {(workers > 0 ? "up" : "DOWN"),-5} {workers} worker(s) alive");
-        await output.WriteLineAsync($"  {"inference",-14} {inference}");
+        var replicas = root.TryGetProperty("inference", out var inference) ? inference.EnumerateArray().ToList() : [];
+        var served = replicas.SelectMany(r => r.GetProperty("models").EnumerateArray())
+            .Where(m => m.GetProperty("state").GetString() == "ready")
+            .Select(m => $"{m.GetProperty("name").GetString()}@{m.GetProperty("version")}").Distinct().Order().ToList();
+        await output.WriteLineAsync($"  {"inference",-14} {(replicas.Count > 0 ? "up" : "DOWN"),-5} {replicas.Count} replica(s), "
+            + (served.Count == 0 ? "no model deployed" : $"serving {string.Join(", ", served)}"));
         return healthy ? 0 : 1;
     });
 }

@@ -9,11 +9,24 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Assistant.TrainingApi.Apis;
 
-public sealed record DeploymentDto(string JobId, string Model, string Alias, int Version, int? PreviousVersion, string ArtifactPrefix, string DeployedBy, DateTimeOffset DeployedAt);
+public sealed record DeploymentDto(
+    string JobId, string Model, string Alias, int Version, int? PreviousVersion, string ArtifactPrefix, string DeployedBy, DateTimeOffset DeployedAt, GateResult Gate);
+
+/// <summary>One replica's view of a deployment: the version it serves of that model and its load state.</summary>
+public sealed record ReplicaVersionDto(string Replica, int? Version, string State, DateTimeOffset? LoadedAt, string? Error);
+
+/// <summary>
+/// A model alias that inference follows: the version the registry says (<see cref="Version"/>) and what each live
+/// replica serves; <see cref="Converged"/> once every live replica serves that version.
+/// </summary>
+public sealed record DeploymentStateDto(string Model, string Alias, int Version, DateTimeOffset UpdatedAt, IReadOnlyList<ReplicaVersionDto> Replicas, bool Converged);
+
+public sealed record DeploymentsDto(string Object, IReadOnlyList<DeploymentStateDto> Data, IReadOnlyList<InferenceReplica> Replicas);
 
 /// <summary>
 /// <c>POST /api/deploy/{job_id}</c> (the seed's deploy): the job's model version, registered if it is not yet, becomes
 /// what an alias (<c>production</c> unless <c>?alias=</c>) points at; inference replicas follow the alias.
+/// <c>GET /api/deployments</c>: which version each inference replica serves, next to what the registry says.
 /// </summary>
 public static class DeploymentsApi
 {
@@ -21,13 +34,15 @@ public static class DeploymentsApi
     {
         app.MapGroup("/api/deploy").WithTags("Models").AddEndpointFilter<ApiProblems>()
             .MapPost("/{jobId}", Deploy).WithName("DeployJob").RequireScope(ApiScopes.Train)
-            .WithSummary("Deploy a succeeded job's model: register it if needed and move the alias (production, or ?alias=) to its version.");
+            .WithSummary("Deploy a succeeded job's model: register it if needed and move the alias (production, or ?alias=) to its version; ?force=true overrides the evaluation gate.");
+        app.MapGet("/api/deployments", List).WithTags("Models").AddEndpointFilter<ApiProblems>().WithName("ListDeployments").RequireScope(ApiScopes.Read)
+            .WithSummary("The aliases inference follows, the version the registry gives each, and the version every live replica serves.");
         return app;
     }
 
     private static async Task<Ok<DeploymentDto>> Deploy(
         string jobId, HttpContext http, PlatformDbContext db, ModelRegistry registry, ArtifactStore artifacts, Deployments deployments,
-        CancellationToken ct, string? alias = null, string? reason = null)
+        CancellationToken ct, string? alias = null, string? reason = null, bool force = false)
     {
         alias ??= "production";
         if (!ModelRegistry.IsValidAlias(alias) || alias == ModelRegistry.LatestAlias)
@@ -41,9 +56,32 @@ public static class DeploymentsApi
         }
         var version = job.ResultModelVersionId is { } id ? await registry.GetVersionAsync(id, ct) : await RegisterAsync(job, registry, artifacts, db, ct);
         var caller = Caller.Of(http);
-        var move = await registry.MoveAliasAsync(version.Model!.Name, alias, version.Version, caller, reason ?? $"deploy of job {jobId}", ct);
-        await deployments.AnnounceAsync(version.Model.Name, alias, version.Version, ct);
-        return TypedResults.Ok(new DeploymentDto(jobId, version.Model.Name, alias, version.Version, move.FromVersion, version.ArtifactPrefix, caller, move.MovedAt));
+        var (move, gate) = await deployments.MoveAsync(version.Model!.Name, alias, version.Version, caller, reason ?? $"deploy of job {jobId}", force, ct);
+        return TypedResults.Ok(new DeploymentDto(jobId, version.Model.Name, alias, version.Version, move.FromVersion, version.ArtifactPrefix, caller, move.MovedAt, gate));
+    }
+
+    private static async Task<Ok<DeploymentsDto>> List(PlatformDbContext db, InferenceReplicas inference, CancellationToken ct)
+    {
+        var replicas = await inference.ListAsync();
+        // The aliases the running replicas follow; production when none runs (what a replica would follow).
+        var followed = replicas.Select(r => r.Alias ?? "production").Append("production").Distinct().ToList();
+        var pointers = await (
+            from a in db.ModelAliases.AsNoTracking()
+            join m in db.Models on a.ModelId equals m.Id
+            join v in db.ModelVersions on a.VersionId equals v.Id
+            where followed.Contains(a.Alias)
+            orderby m.Name, a.Alias
+            select new { Model = m.Name, a.Alias, v.Version, a.UpdatedAt }).ToListAsync(ct);
+        var states = pointers.Select(p =>
+        {
+            var serving = replicas.Where(r => (r.Alias ?? "production") == p.Alias)
+                .Select(r => (r.Replica, Model: r.Models.FirstOrDefault(m => m.Name == p.Model)))
+                .Select(r => new ReplicaVersionDto(r.Replica, r.Model?.Version, r.Model?.State ?? "absent", r.Model?.LoadedAt, r.Model?.Error))
+                .ToList();
+            var converged = serving.Count > 0 && serving.All(r => r.Version == p.Version && r.State == "ready");
+            return new DeploymentStateDto(p.Model, p.Alias, p.Version, p.UpdatedAt, serving, converged);
+        }).ToList();
+        return TypedResults.Ok(new DeploymentsDto("list", states, replicas));
     }
 
     /// <summary>

@@ -29,7 +29,10 @@ public sealed record ModelDto(
     string Name, string Kind, string? Description, DateTimeOffset CreatedAt, IReadOnlyList<ModelVersionDto> Versions,
     IReadOnlyDictionary<string, int> Aliases, IReadOnlyList<AliasMoveDto> AliasHistory);
 
-public sealed record AliasRequest(int? Version, string? Reason);
+public sealed record AliasRequest(int? Version, string? Reason, bool? Force);
+
+/// <summary>An alias move and what the deployment gate said about it.</summary>
+public sealed record AliasMoveResultDto(string Alias, int? FromVersion, int? ToVersion, string MovedBy, string? Reason, DateTimeOffset MovedAt, GateResult Gate);
 
 public sealed record ImportPathRequest(string? Path, string? Name, string? Description);
 
@@ -50,7 +53,7 @@ public static class ModelsApi
         api.MapGet("/{name}", Get).WithName("GetModel").RequireScope(ApiScopes.Read)
             .WithSummary("A model's versions with lineage (job, datasets, base model, hyperparameters, metrics, platform version, artifact), aliases and alias history.");
         api.MapPut("/{name}/aliases/{alias}", MoveAlias).WithName("MoveModelAlias").RequireScope(ApiScopes.Train)
-            .WithSummary("Point an alias at a version ({version, reason}); the move is recorded.");
+            .WithSummary("Point an alias at a version ({version, reason, force}); the move is recorded. Moving production to a version that evaluates worse than the current one is refused unless force.");
         api.MapDelete("/{name}/aliases/{alias}", DeleteAlias).WithName("DeleteModelAlias").RequireScope(ApiScopes.Train)
             .WithSummary("Remove an alias (?reason=); the removal is recorded.");
         return app;
@@ -95,8 +98,8 @@ public static class ModelsApi
             history.Select(m => new AliasMoveDto(m.Alias, m.FromVersion, m.ToVersion, m.MovedBy, m.Reason, m.MovedAt)).ToList());
     }
 
-    private static async Task<Ok<AliasMoveDto>> MoveAlias(
-        string name, string alias, HttpContext http, ModelRegistry registry, Deployments deployments, CancellationToken ct)
+    private static async Task<Ok<AliasMoveResultDto>> MoveAlias(
+        string name, string alias, HttpContext http, Deployments deployments, CancellationToken ct)
     {
         var request = await RequestBody.ReadAsync<AliasRequest>(http.Request, ct);
         if (request.Version is not ({ } version and >= 1))
@@ -107,16 +110,14 @@ public static class ModelsApi
         {
             throw ApiProblem.Invalid("reason", "The reason is longer than 2000 characters.");
         }
-        var move = await registry.MoveAliasAsync(name, alias, version, Caller.Of(http), request.Reason, ct);
-        await deployments.AnnounceAsync(name, alias, version, ct);
-        return TypedResults.Ok(new AliasMoveDto(move.Alias, move.FromVersion, move.ToVersion, move.MovedBy, move.Reason, move.MovedAt));
+        var (move, gate) = await deployments.MoveAsync(name, alias, version, Caller.Of(http), request.Reason, request.Force ?? false, ct);
+        return TypedResults.Ok(new AliasMoveResultDto(move.Alias, move.FromVersion, move.ToVersion, move.MovedBy, move.Reason, move.MovedAt, gate));
     }
 
     private static async Task<NoContent> DeleteAlias(
-        string name, string alias, HttpContext http, ModelRegistry registry, Deployments deployments, CancellationToken ct, string? reason = null)
+        string name, string alias, HttpContext http, Deployments deployments, CancellationToken ct, string? reason = null)
     {
-        await registry.RemoveAliasAsync(name, alias, Caller.Of(http), reason, ct);
-        await deployments.AnnounceAsync(name, alias, null, ct);
+        await deployments.RemoveAsync(name, alias, Caller.Of(http), reason, ct);
         return TypedResults.NoContent();
     }
 

@@ -23,10 +23,11 @@ public sealed record PlatformHealthReport(
     DependencyState Status,
     string Version,
     IReadOnlyDictionary<string, DependencyHealth> Dependencies,
-    IReadOnlyList<WorkerHealth> Workers);
+    IReadOnlyList<WorkerHealth> Workers,
+    IReadOnlyList<Registry.InferenceReplica> Inference);
 
 /// <summary>Asks each dependency a real question (a query, a PING, a bucket listing), all at once.</summary>
-public sealed class PlatformHealth(IServiceScopeFactory scopes, IConnectionMultiplexer redis, ArtifactStore artifacts)
+public sealed class PlatformHealth(IServiceScopeFactory scopes, IConnectionMultiplexer redis, ArtifactStore artifacts, Registry.InferenceReplicas inference)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
 
@@ -41,6 +42,7 @@ public sealed class PlatformHealth(IServiceScopeFactory scopes, IConnectionMulti
         var redisProbe = ProbeAsync(async _ => await redis.GetDatabase().PingAsync(), ct);
         var s3 = ProbeAsync(artifacts.CheckReachableAsync, ct);
         var workers = ListWorkersAsync(ct);
+        var replicas = ListReplicasAsync();
 
         var dependencies = new Dictionary<string, DependencyHealth>
         {
@@ -49,7 +51,19 @@ public sealed class PlatformHealth(IServiceScopeFactory scopes, IConnectionMulti
             ["s3"] = await s3,
         };
         var status = dependencies.Values.All(d => d.Status == DependencyState.Ok) ? DependencyState.Ok : DependencyState.Unreachable;
-        return new PlatformHealthReport(status, ServiceDefaultsExtensions.PlatformVersion, dependencies, await workers);
+        return new PlatformHealthReport(status, ServiceDefaultsExtensions.PlatformVersion, dependencies, await workers, await replicas);
+    }
+
+    private async Task<IReadOnlyList<Registry.InferenceReplica>> ListReplicasAsync()
+    {
+        try
+        {
+            return await inference.ListAsync();
+        }
+        catch (RedisException)
+        {
+            return []; // the redis entry already says it is unreachable
+        }
     }
 
     private async Task<IReadOnlyList<WorkerHealth>> ListWorkersAsync(CancellationToken ct)

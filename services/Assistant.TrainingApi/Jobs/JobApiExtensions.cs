@@ -10,7 +10,9 @@ public static class JobApiExtensions
         builder.Services.AddScoped<JobPlanner>();
         builder.Services.AddScoped<JobSubmitter>();
         builder.Services.AddScoped<Registry.ModelImporter>();
-        builder.Services.AddSingleton<Registry.Deployments>();
+        builder.Services.AddScoped<Registry.DeploymentGate>();
+        builder.Services.AddScoped<Registry.Deployments>();
+        builder.Services.AddSingleton<Registry.InferenceReplicas>();
         builder.Services.AddOptions<JobStreamOptions>().BindConfiguration("JobStream")
             .Validate(o => o.KeepAlive > TimeSpan.Zero && o.StatusPoll > TimeSpan.Zero, "JobStream:KeepAlive and JobStream:StatusPoll must be positive")
             .ValidateOnStart();

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Assistant.Platform.Jobs;
 using Assistant.Testing;
 using Npgsql;
+using static Assistant.Benchmarks.Stats;
 
 namespace Assistant.Benchmarks.Jobs;
 
@@ -149,12 +150,4 @@ public sealed class JobsBenchmark : IBenchmark
 
     private static readonly string[] Keys =
         ["train_loss", "train_mean_token_accuracy", "learning_rate", "grad_norm", "tokens_per_second", "mfu", "step_time_ms", "memory_mb", "epoch", "trained_tokens"];
-
-    private static double Percentile(List<double> values, double p)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
-    }
-
-    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
