@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Aspire.Hosting.Testing;
 using Assistant.Modeling;
 using Assistant.Testing;
 using static Assistant.Benchmarks.Stats;
