@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Assistant.Inference.Apis;
+using Assistant.Inference;
 using Assistant.Inference.Serving;
 using Assistant.Modeling;
 using Assistant.Modeling.Training;
@@ -37,10 +38,14 @@ internal sealed class TempFolder : IDisposable
     public void Dispose() => Directory.Delete(Path, recursive: true);
 }
 
-/// <summary>Tiny Llama folders with the starter byte tokenizer and a ChatML template: d=64, 2 layers (~110k parameters).</summary>
+/// <summary>
+/// Tiny model folders with the starter byte tokenizer and a ChatML template: d=64, 2 layers (~110k parameters). The Llama head
+/// is untied: a random tied head only echoes the last byte, which would make every comparison trivial.
+/// </summary>
 internal static class TinyModel
 {
-    public static string Create(string folder, long seed = 1, int context = 256, string architecture = "llama")
+    /// <param name="neverEnds">Zero the head rows of the stop tokens, so greedy replies always run to max_tokens (requests that hold a slot).</param>
+    public static string Create(string folder, long seed = 1, int context = 256, string architecture = "llama", bool neverEnds = false)
     {
         var json = architecture == "llama"
             ? new JsonObject
@@ -74,6 +79,12 @@ internal static class TinyModel
         json["pad_token_id"] = StarterVocabulary.Pad;
         using var model = HfCheckpoint.CreateUntrained(ModelConfig.Parse(json));
         using (var generator = new TorchSharp.torch.Generator((ulong)seed)) model.InitializeWeights(generator);
+        if (neverEnds)
+        {
+            using var _ = TorchSharp.torch.no_grad();
+            var head = model.named_parameters().First(p => p.name == "lm_head.weight").parameter;
+            foreach (var stop in new[] { StarterVocabulary.Eos, StarterVocabulary.ImEnd }) head[stop].zero_();
+        }
         model.GenerationConfig = new JsonObject
         {
             ["eos_token_id"] = new JsonArray(StarterVocabulary.Eos, StarterVocabulary.ImEnd),
@@ -195,5 +206,76 @@ internal static class Http
         if (code is not null) Assert.Equal(code, error.GetProperty("code").GetString());
         Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()));
         Assert.DoesNotContain("   at ", body.GetRawText());
+    }
+}
+
+/// <summary>Measurements of one <c>Assistant.Inference</c> counter, with their tags, as the app records them.</summary>
+internal sealed class CounterWatch : IDisposable
+{
+    readonly System.Diagnostics.Metrics.MeterListener listener = new();
+    readonly System.Collections.Concurrent.ConcurrentQueue<(long Value, Dictionary<string, object?> Tags)> seen = new();
+
+    public CounterWatch(string instrument)
+    {
+        listener.InstrumentPublished = (i, l) =>
+        {
+            if (i.Meter.Name == InferenceTelemetry.Name && i.Name == instrument) l.EnableMeasurementEvents(i);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            var copy = new Dictionary<string, object?>();
+            foreach (var tag in tags) copy[tag.Key] = tag.Value;
+            seen.Enqueue((value, copy));
+        });
+        listener.Start();
+    }
+
+    /// <summary>The sum of the measurements whose tags include every given pair.</summary>
+    public long Sum(params (string Key, object Value)[] tags) =>
+        seen.Where(m => tags.All(t => m.Tags.TryGetValue(t.Key, out var v) && Equals(v?.ToString(), t.Value.ToString()))).Sum(m => m.Value);
+
+    public void Dispose() => listener.Dispose();
+}
+
+internal static class Wait
+{
+    /// <summary>Polls until <paramref name="condition"/> holds; fails after <paramref name="seconds"/>.</summary>
+    public static async Task UntilAsync(Func<bool> condition, string what, double seconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"Timed out waiting until {what}.");
+            await Task.Delay(5, TestContext.Current.CancellationToken);
+        }
+    }
+}
+
+/// <summary>A model host on its own, outside the web app (no HTTP), with the app's telemetry.</summary>
+internal sealed class StandaloneHost : IDisposable
+{
+    readonly ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    public StandaloneHost(InferenceOptions? options = null)
+    {
+        Options = options ?? new InferenceOptions();
+        Telemetry = new InferenceTelemetry(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        Host = new ModelHost(Microsoft.Extensions.Options.Options.Create(Options), Telemetry, Microsoft.Extensions.Logging.Abstractions.NullLogger<ModelHost>.Instance);
+    }
+
+    public InferenceOptions Options { get; }
+    public InferenceTelemetry Telemetry { get; }
+    public ModelHost Host { get; }
+
+    public static ModelVersionInfo Version(string name, int version, string? alias = "production") => new(name, version, alias, DateTimeOffset.UtcNow);
+
+    /// <summary>An engine over <paramref name="model"/> with the app's telemetry, outside any host.</summary>
+    public BatchEngine Engine(LoadedModel model, int maxBatch, int queueLimit) =>
+        new(model, "test", [new("model", "test"), new("version", 1)], maxBatch, queueLimit, Telemetry, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+
+    public void Dispose()
+    {
+        Host.Dispose();
+        services.Dispose();
     }
 }
