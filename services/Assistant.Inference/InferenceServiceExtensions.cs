@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Assistant.Inference.Serving;
+using Assistant.Modeling.Training;
 using Assistant.Platform.Models;
 using Assistant.Platform.Persistence;
 using Assistant.Platform.Storage;
@@ -21,6 +22,8 @@ public static class InferenceServiceExtensions
     /// </summary>
     public static IHostApplicationBuilder AddInference(this IHostApplicationBuilder builder)
     {
+        // Before libtorch loads: busy-waiting OpenMP threads stall when other processes share the cores (PLATFORM.md).
+        MachineInfo.PreferPassiveOpenMpWaits();
         var services = builder.Services;
         services.AddOptions<InferenceOptions>().BindConfiguration(InferenceOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<InferenceOptions>, InferenceOptionsValidator>();

@@ -29,7 +29,7 @@ internal sealed class InferenceTelemetry
         GeneratedTokens = meter.CreateCounter<long>("assistant.inference.tokens.generated", "{token}", "Tokens sampled, stop tokens included.");
         PromptTokens = meter.CreateCounter<long>("assistant.inference.tokens.prompt", "{token}", "Prompt tokens prefilled.");
         Requests = meter.CreateCounter<long>("assistant.inference.requests", "{request}",
-            "Generation requests by outcome: stop, length, cancelled, rejected (queue full), invalid, error.");
+            "Generation requests by outcome: stop, length, cancelled, rejected (queue full), invalid, unavailable (nothing deployed), error.");
     }
 
     public Histogram<double> TimeToFirstToken { get; }

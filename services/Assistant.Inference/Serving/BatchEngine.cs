@@ -32,6 +32,7 @@ internal sealed class BatchEngine : IDisposable
     readonly Thread loop;
     int running;         // slots taken; changed under gate
     bool stopping;       // under gate
+    int disposed;
     double secondsPerRequest = 1; // a moving average of request times, for Retry-After
 
     public BatchEngine(LoadedModel model, string name, KeyValuePair<string, object?>[] tags, int maxBatch, int queueLimit, InferenceTelemetry telemetry, ILogger logger)
@@ -262,9 +263,9 @@ internal sealed class BatchEngine : IDisposable
     /// <summary>Stops the decode loop; requests still inside end with an error (the host unloads only after its last request left).</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref disposed, 1) == 1) return;
         lock (gate)
         {
-            if (stopping && !loop.IsAlive) return;
             stopping = true;
             Monitor.PulseAll(gate);
         }

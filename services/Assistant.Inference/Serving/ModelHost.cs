@@ -142,6 +142,10 @@ internal sealed class ModelHost : IDisposable
             loaded = await Task.Factory.StartNew(() => ServedModel.Load(info, folder, options, telemetry, logger),
                 cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw; // the service is stopping: not the version's fault
+        }
         catch (Exception e)
         {
             lock (gate)
