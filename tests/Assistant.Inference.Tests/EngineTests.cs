@@ -83,6 +83,10 @@ public class EngineTests
         waiter.Cancel();
         Assert.Equal(0, engine.Waiting);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.CollectAsync(Cancel));
+        // A client already gone when it arrives never keeps a place in the queue.
+        var gone = engine.TrySubmit(Plan("gone", 4), new CancellationToken(canceled: true))!;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gone.CollectAsync(Cancel));
+        Assert.Equal(0, engine.Waiting);
         var next = engine.TrySubmit(Plan("next", 4), Cancel);
         Assert.NotNull(next);
 

@@ -80,10 +80,11 @@ internal sealed class BatchEngine : IDisposable
             ObjectDisposedException.ThrowIf(stopping, this);
             if (running + waiting.Count >= slots.Length + queueLimit) return null;
             generation.Node = waiting.AddLast(generation);
+            // Inside the gate, so the decode thread never sees the registration half written. An already cancelled token
+            // runs the callback right here; it takes the gate again (Monitor is re-entrant) and withdraws the request.
+            generation.Registration = cancellationToken.Register(static g => ((Generation)g!).Withdraw(), generation);
             Monitor.Pulse(gate);
         }
-        // Outside the gate: an already cancelled token runs the callback right here, and it takes the gate.
-        generation.Registration = cancellationToken.Register(static g => ((Generation)g!).Withdraw(), generation);
         return generation.Stream;
     }
 
