@@ -15,7 +15,8 @@ namespace Assistant.Modeling;
 /// AVX2/FMA GEMVs read the model's own parameter memory (no copy), the K/V cache is this class's own.
 /// Computes what <see cref="LlamaForCausalLM"/> computes (RMSNorm, rotary with the same inverse
 /// frequencies, grouped-query attention, SwiGLU, biases, tied or separate head) to within float rounding.
-/// Made per generation by <see cref="TryCreate"/>, which says no when the model is not eligible.
+/// Made per generation (or once per serving engine, whose requests take and leave sequences through
+/// <see cref="PrefillSequence"/>) by <see cref="TryCreate"/>, which says no when the model is not eligible.
 /// A batch step reads each weight row once for all sequences (the same multi-vector kernel as the prefill passes);
 /// each sequence has its own region of the K/V cache, its own position and its own attention length.
 /// </summary>
@@ -162,6 +163,25 @@ public sealed unsafe class LlamaDecoder : IDisposable
         var output = DataPointer(logits);
         for (var i = 0; i < prompts.Count; i++) Prefill(i, prompts[i], output + (long)i * vocab);
         return logits;
+    }
+
+    /// <summary>
+    /// Starts sequence <paramref name="sequence"/> over with <paramref name="prompt"/> while the others keep their caches
+    /// (a request joining a continuous batch); returns its last-token logits [1, vocab], the same as <see cref="Prefill(IReadOnlyList{int})"/>.
+    /// </summary>
+    public Tensor PrefillSequence(int sequence, IReadOnlyList<int> prompt)
+    {
+        Reset(sequence);
+        var logits = empty([1, vocab], ScalarType.Float32).DetachFromDisposeScope();
+        Prefill(sequence, prompt, DataPointer(logits));
+        return logits;
+    }
+
+    /// <summary>Empties sequence <paramref name="sequence"/>'s cache; what it held is overwritten, never read again.</summary>
+    public void Reset(int sequence)
+    {
+        if ((uint)sequence >= (uint)Batch) throw new ArgumentOutOfRangeException(nameof(sequence), $"Sequence {sequence} is outside the decoder's {Batch}.");
+        lengths[sequence] = 0;
     }
 
     void Prefill(int sequence, IReadOnlyList<int> prompt, float* output)

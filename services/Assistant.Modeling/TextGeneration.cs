@@ -118,11 +118,11 @@ public sealed class TextGenerator(LoadedModel model)
 
     /// <summary>Continues <paramref name="prompt"/>; bad options or a prompt that fills the context throw <see cref="ArgumentException"/> here, not when read.</summary>
     public IEnumerable<TextPiece> StreamComplete(string prompt, TextGenerationOptions options, CancellationToken cancellationToken = default) =>
-        Stream(EncodePrompt(prompt), options, cancellationToken);
+        Stream(PrepareCompletion(prompt, options), cancellationToken);
 
     /// <summary>The assistant's reply to <paramref name="messages"/>; the template's end-of-turn tokens and strings stop it too.</summary>
     public IEnumerable<TextPiece> StreamChat(IReadOnlyList<ChatMessage> messages, TextGenerationOptions options, CancellationToken cancellationToken = default) =>
-        Stream(EncodeChat(messages), options, Model.ChatTemplate.StopTokenIds(Model.Tokenizer), Model.ChatTemplate.StopStrings, cancellationToken);
+        Stream(PrepareChat(messages, options), cancellationToken);
 
     public TextCompletion Complete(string prompt, TextGenerationOptions options, CancellationToken cancellationToken = default) =>
         Collect(StreamComplete(prompt, options, cancellationToken));
@@ -132,44 +132,53 @@ public sealed class TextGenerator(LoadedModel model)
 
     /// <summary>Generates from prompt ids, stopping on the model's eos ids (or the options' stop ids) and the options' stop strings.</summary>
     public IEnumerable<TextPiece> Stream(IReadOnlyList<int> promptIds, TextGenerationOptions options, CancellationToken cancellationToken = default) =>
-        Stream(promptIds, options, [], [], cancellationToken);
+        Stream(Prepare(promptIds, options), cancellationToken);
 
-    IEnumerable<TextPiece> Stream(IReadOnlyList<int> promptIds, TextGenerationOptions options, IEnumerable<int> moreStopTokenIds,
-        IEnumerable<string> moreStopStrings, CancellationToken cancellationToken)
+    /// <summary>What <see cref="StreamComplete"/> runs: the raw prompt's ids with the options' stops.</summary>
+    public PreparedGeneration PrepareCompletion(string prompt, TextGenerationOptions options) => Prepare(EncodePrompt(prompt), options, [], []);
+
+    /// <summary>What <see cref="StreamChat"/> runs: the templated conversation, stopped by the template's end of turn too.</summary>
+    public PreparedGeneration PrepareChat(IReadOnlyList<ChatMessage> messages, TextGenerationOptions options) =>
+        Prepare(EncodeChat(messages), options, Model.ChatTemplate.StopTokenIds(Model.Tokenizer), Model.ChatTemplate.StopStrings);
+
+    /// <summary>What <see cref="Stream(IReadOnlyList{int}, TextGenerationOptions, CancellationToken)"/> runs.</summary>
+    public PreparedGeneration Prepare(IReadOnlyList<int> promptIds, TextGenerationOptions options) => Prepare(promptIds, options, [], []);
+
+    PreparedGeneration Prepare(IReadOnlyList<int> promptIds, TextGenerationOptions options, IEnumerable<int> moreStopTokenIds, IEnumerable<string> moreStopStrings)
     {
         var stops = options.StopStrings.Concat(moreStopStrings).Distinct(StringComparer.Ordinal).ToArray();
         if (stops.Any(s => s.Length == 0)) throw new ArgumentException("A stop string is empty.", nameof(options));
         var stopIds = (options.Sampling.StopTokenIds ?? Model.EosTokenIds).Concat(moreStopTokenIds).ToHashSet();
-        var tokens = new TokenGenerator(Model.Model).StreamBatch([promptIds], options.Sampling with { StopTokenIds = stopIds }, cancellationToken);
-        return Decode(tokens, promptIds.Count, new StopStringScanner(stops), Model.Tokenizer.CreateStreamingDecoder(options.SkipSpecialTokens));
+        return new PreparedGeneration(promptIds, options.Sampling with { StopTokenIds = stopIds }, stops, options.SkipSpecialTokens);
     }
 
-    static IEnumerable<TextPiece> Decode(IEnumerable<GeneratedToken> tokens, int promptTokens, StopStringScanner stops, StreamingDecoder decoder)
+    /// <summary>Runs a prepared generation on its own; bad options or a prompt that fills the context throw here, not when read.</summary>
+    public IEnumerable<TextPiece> Stream(PreparedGeneration generation, CancellationToken cancellationToken = default)
     {
-        var completionTokens = 0;
+        var tokens = new TokenGenerator(Model.Model).StreamBatch([generation.PromptIds], generation.Sampling, cancellationToken);
+        return Decode(tokens, generation.CreateText(Model.Tokenizer));
+    }
+
+    static IEnumerable<TextPiece> Decode(IEnumerable<GeneratedToken> tokens, GeneratedText text)
+    {
         var finish = FinishReason.Length;
-        TokenUsage Usage() => new(promptTokens, completionTokens);
         foreach (var token in tokens)
         {
-            completionTokens++;
             if (token.Finish == FinishReason.Stop)
             {
+                text.PushStopToken();
                 finish = FinishReason.Stop;
                 break;
             }
-            var (text, stopped) = stops.Push(decoder.Push(token.TokenId));
-            if (stopped)
+            var piece = text.Push(token.TokenId);
+            if (piece.Finish is not null)
             {
-                yield return new TextPiece(text, FinishReason.Stop, Usage());
+                yield return piece;
                 yield break;
             }
-            if (text.Length > 0) yield return new TextPiece(text, null, Usage());
+            if (piece.Text.Length > 0) yield return piece;
         }
-        // Bytes of an unfinished character come out as U+FFFD, as in TextTokenizer.Decode.
-        var (rest, stoppedAtEnd) = stops.Push(decoder.Flush());
-        yield return stoppedAtEnd
-            ? new TextPiece(rest, FinishReason.Stop, Usage())
-            : new TextPiece(rest + stops.Drain(), finish, Usage());
+        yield return text.End(finish);
     }
 
     static TextCompletion Collect(IEnumerable<TextPiece> pieces)
@@ -182,6 +191,63 @@ public sealed class TextGenerator(LoadedModel model)
             last = piece;
         }
         return new TextCompletion(text.ToString(), last.Finish ?? FinishReason.Length, last.Usage);
+    }
+}
+
+/// <summary>
+/// A generation ready to run: its prompt ids, its token sampling with every id that stops it (the options' or the model's eos
+/// ids, plus the chat template's end of turn), and its stop strings. <see cref="TextGenerator"/> runs one at a time;
+/// a serving engine runs many side by side, each decoded by its own <see cref="GeneratedText"/>.
+/// </summary>
+public sealed record PreparedGeneration(IReadOnlyList<int> PromptIds, SamplingOptions Sampling, IReadOnlyList<string> StopStrings, bool SkipSpecialTokens)
+{
+    /// <summary>The ids that end this generation (always set by <see cref="TextGenerator"/>'s Prepare methods).</summary>
+    public IReadOnlyCollection<int> StopTokenIds => Sampling.StopTokenIds ?? [];
+
+    /// <summary>Fresh text decoding for this generation's tokens.</summary>
+    public GeneratedText CreateText(TextTokenizer tokenizer) => new(tokenizer, PromptIds.Count, StopStrings, SkipSpecialTokens);
+}
+
+/// <summary>
+/// The text of one generation as its tokens arrive: whole UTF-8 characters only, control tokens left out when asked, stop
+/// strings found and cut off (text that could still become one is held back), and every token counted for the usage.
+/// </summary>
+public sealed class GeneratedText
+{
+    readonly StreamingDecoder decoder;
+    readonly StopStringScanner stops;
+    readonly int promptTokens;
+    int completionTokens;
+
+    public GeneratedText(TextTokenizer tokenizer, int promptTokens, IReadOnlyList<string> stopStrings, bool skipSpecialTokens)
+    {
+        if (stopStrings.Any(s => s.Length == 0)) throw new ArgumentException("A stop string is empty.", nameof(stopStrings));
+        decoder = tokenizer.CreateStreamingDecoder(skipSpecialTokens);
+        stops = new StopStringScanner(stopStrings);
+        this.promptTokens = promptTokens;
+    }
+
+    public TokenUsage Usage => new(promptTokens, completionTokens);
+
+    /// <summary>
+    /// A sampled token that is not a stop id: the text it makes safe to emit (often empty), with <see cref="FinishReason.Stop"/>
+    /// when it completed a stop string; the generation ends there and the text is cut before the stop string.
+    /// </summary>
+    public TextPiece Push(int tokenId)
+    {
+        completionTokens++;
+        var (text, stopped) = stops.Push(decoder.Push(tokenId));
+        return new TextPiece(text, stopped ? FinishReason.Stop : null, Usage);
+    }
+
+    /// <summary>A stop token: it counts as used, but is never text.</summary>
+    public void PushStopToken() => completionTokens++;
+
+    /// <summary>The last piece: what was held back (bytes of an unfinished character come out as U+FFFD, as in TextTokenizer.Decode).</summary>
+    public TextPiece End(FinishReason reason)
+    {
+        var (rest, stoppedAtEnd) = stops.Push(decoder.Flush());
+        return stoppedAtEnd ? new TextPiece(rest, FinishReason.Stop, Usage) : new TextPiece(rest + stops.Drain(), reason, Usage);
     }
 }
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -23,6 +22,16 @@ public sealed record SamplingOptions
     public long? Seed { get; init; }
 
     public static SamplingOptions Greedy(int maxNewTokens) => new() { Temperature = 0, MaxNewTokens = maxNewTokens };
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first option out of range.</summary>
+    public void Validate()
+    {
+        if (MaxNewTokens < 0) throw new ArgumentException("MaxNewTokens must be >= 0.", "options");
+        if (Temperature < 0) throw new ArgumentException("Temperature must be >= 0.", "options");
+        if (TopK < 0) throw new ArgumentException("TopK must be >= 0.", "options");
+        if (TopP is <= 0 or > 1) throw new ArgumentException("TopP must be in (0, 1].", "options");
+        if (RepetitionPenalty <= 0) throw new ArgumentException("RepetitionPenalty must be > 0.", "options");
+    }
 }
 
 public enum FinishReason { Stop, Length }
@@ -94,19 +103,17 @@ public sealed class TokenGenerator(CausalLM model)
         var device = Model.parameters().First().device;
         using var fast = FastSingleStream && prompts.Count <= LlamaDecoder.MaxBatch ? LlamaDecoder.TryCreate(Model, longest + maxNew, prompts.Count) : null;
         using var cache = fast is null ? Model.CreateCache(prompts.Count, longest + maxNew) : null;
-        using var sampler = options.Temperature > 0 && options.Seed is long seed ? new torch.Generator(unchecked((ulong)seed), device) : null;
-        using var seen = options.RepetitionPenalty != 1.0 ? zeros([prompts.Count, config.VocabSize], ScalarType.Bool, device).DetachFromDisposeScope() : null;
+        using var sampler = new TokenSampler(options, prompts, config.VocabSize, device);
         Tensor? logits = null;
         try
         {
-            MarkSeen(prompts, seen, device);
             logits = fast is null ? Prefill(prompts, cache!, device) : prompts.Count == 1 ? fast.Prefill(prompts[0]) : fast.PrefillBatch(prompts);
             var positions = prompts.Select(p => (long)p.Count).ToArray();
             var finished = new bool[prompts.Count];
             for (var step = 1; ; step++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var next = Pick(logits, seen, sampler, options);
+                var next = sampler.Pick(logits);
                 for (var row = 0; row < next.Length; row++)
                 {
                     if (finished[row]) continue;
@@ -157,16 +164,6 @@ public sealed class TokenGenerator(CausalLM model)
             .squeeze(1).to(ScalarType.Float32).DetachFromDisposeScope();
     }
 
-    /// <summary>Marks every prompt token as seen for the repetition penalty.</summary>
-    static void MarkSeen(IReadOnlyList<IReadOnlyList<int>> prompts, Tensor? seen, Device device)
-    {
-        if (seen is null) return;
-        using var scope = NewDisposeScope();
-        var rows = prompts.SelectMany((p, row) => p.Select(_ => (long)row)).ToArray();
-        var tokens = prompts.SelectMany(p => p.Select(t => (long)t)).ToArray();
-        seen.index_put_(tensor(true, device: device), tensor(rows, device: device), tensor(tokens, device: device));
-    }
-
     /// <summary>Feeds one token per row at its own next position; returns logits [batch, vocab].</summary>
     Tensor DecodeStep(long[] tokens, long[] positions, KvCache cache, Device device)
     {
@@ -176,67 +173,6 @@ public sealed class TokenGenerator(CausalLM model)
         var position = tensor(positions, [positions.Length, 1], device: device);
         return Model.forward(input, position, cache, lastTokenOnly: true)
             .squeeze(1).to(ScalarType.Float32).DetachFromDisposeScope();
-    }
-
-    /// <summary>The next token of every row, following HF's logits-processor order.</summary>
-    static long[] Pick(Tensor logits, Tensor? seen, torch.Generator? sampler, SamplingOptions options)
-    {
-        if (options.Temperature <= 0 && seen is null && logits.device_type == DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.is_contiguous())
-            return ArgMax(logits);
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var x = logits;
-        if (seen is not null)
-        {
-            var penalty = options.RepetitionPenalty;
-            x = where(seen, where(x.lt(0), x * penalty, x / penalty), x);
-        }
-        Tensor next;
-        if (options.Temperature <= 0)
-        {
-            next = x.argmax(-1);
-        }
-        else
-        {
-            x = x / options.Temperature;
-            if (options.TopK > 0 && options.TopK < x.shape[^1])
-            {
-                var kth = x.topk(options.TopK, dim: -1).values.narrow(-1, options.TopK - 1, 1);
-                x = x.masked_fill(x.lt(kth), double.NegativeInfinity);
-            }
-            if (options.TopP < 1.0)
-            {
-                var (sorted, order) = x.sort(-1, descending: true);
-                var probs = sorted.softmax(-1);
-                // Drop a token once the tokens before it already hold top_p of the mass (the first always stays).
-                var drop = (probs.cumsum(-1) - probs).ge(options.TopP);
-                x = full_like(x, double.NegativeInfinity).scatter(-1, order, sorted.masked_fill(drop, double.NegativeInfinity));
-            }
-            next = multinomial(x.softmax(-1), 1, replacement: false, generator: sampler).squeeze(-1);
-        }
-        if (seen is not null)
-            seen.index_put_(tensor(true, device: seen.device), arange(next.shape[0], dtype: ScalarType.Int64, device: next.device), next);
-        return next.cpu().data<long>().ToArray();
-    }
-
-    /// <summary>
-    /// torch's argmax(-1) of CPU fp32 logits [rows, vocab] (the first maximum; a NaN counts as the maximum) read in place:
-    /// the TorchSharp ops and the copy back cost ~0.1 ms a step, as much as a fast decode step's attention.
-    /// </summary>
-    static long[] ArgMax(Tensor logits)
-    {
-        var vocab = (int)logits.shape[^1];
-        var all = MemoryMarshal.Cast<byte, float>(logits.bytes);
-        var next = new long[all.Length / vocab];
-        for (var row = 0; row < next.Length; row++)
-        {
-            var values = all.Slice(row * vocab, vocab);
-            var (best, bestValue) = (0, values[0]);
-            for (var i = 1; i < values.Length; i++)
-                if (values[i] > bestValue || (float.IsNaN(values[i]) && !float.IsNaN(bestValue))) (best, bestValue) = (i, values[i]);
-            next[row] = best;
-        }
-        return next;
     }
 
     IEnumerable<int> DefaultStopTokens()
@@ -250,10 +186,6 @@ public sealed class TokenGenerator(CausalLM model)
     {
         if (prompts.Count == 0) throw new ArgumentException("No prompts to generate from.", nameof(prompts));
         if (prompts.Any(p => p.Count == 0)) throw new ArgumentException("A prompt is empty; it needs at least one token (e.g. BOS).", nameof(prompts));
-        if (options.MaxNewTokens < 0) throw new ArgumentException("MaxNewTokens must be >= 0.", nameof(options));
-        if (options.Temperature < 0) throw new ArgumentException("Temperature must be >= 0.", nameof(options));
-        if (options.TopK < 0) throw new ArgumentException("TopK must be >= 0.", nameof(options));
-        if (options.TopP is <= 0 or > 1) throw new ArgumentException("TopP must be in (0, 1].", nameof(options));
-        if (options.RepetitionPenalty <= 0) throw new ArgumentException("RepetitionPenalty must be > 0.", nameof(options));
+        options.Validate();
     }
 }

@@ -109,6 +109,13 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
         return found ?? throw new ModelRegistryException(field, $"Model '{name}' has no version {(number?.ToString() ?? "yet")}.", notFound: true);
     }
 
+    /// <summary>The version <paramref name="alias"/> points at in every model that has it (what inference replicas serve).</summary>
+    public async Task<List<ModelVersion>> ListAliasTargetsAsync(string alias, CancellationToken ct) =>
+        await db.ModelVersions.AsNoTracking().Include(v => v.Model)
+            .Where(v => db.ModelAliases.Any(a => a.Alias == alias && a.VersionId == v.Id))
+            .OrderBy(v => v.Model!.Name)
+            .ToListAsync(ct);
+
     public async Task<ModelVersion> GetVersionAsync(Guid versionId, CancellationToken ct) =>
         await db.ModelVersions.AsNoTracking().Include(v => v.Model).SingleOrDefaultAsync(v => v.Id == versionId, ct)
         ?? throw new ModelRegistryException("version", $"Model version {versionId} does not exist.", notFound: true);

@@ -42,6 +42,12 @@ public static class RedisKeys
     public const string JobStatusChanges = "assistant:jobs:status";
 
     /// <summary>
+    /// Channel telling inference replicas that an alias moved: JSON <c>{model, alias, version}</c>, version null when the
+    /// alias was removed (the training API's Deployments publishes here). The alias in Postgres is the record.
+    /// </summary>
+    public const string Deployments = "assistant:deployments";
+
+    /// <summary>
     /// Hash of inference replicas: field = replica id, value = JSON of what it serves (models, versions, load
     /// state, requests running and waiting) with <c>updated_at</c>; replicas rewrite theirs every few seconds and a
     /// field older than <c>InferenceReplicaStaleAfter</c> is a replica that is gone.

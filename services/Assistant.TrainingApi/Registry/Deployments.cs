@@ -11,7 +11,7 @@ namespace Assistant.TrainingApi.Registry;
 /// </summary>
 public sealed class Deployments(ModelRegistry registry, DeploymentGate gate, IConnectionMultiplexer redis, ILogger<Deployments> logger)
 {
-    public const string Channel = "assistant:deployments";
+    public const string Channel = Assistant.Platform.Workers.RedisKeys.Deployments;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>Points <paramref name="alias"/> at <paramref name="version"/> unless the gate refuses (409 naming <c>version</c>).</summary>

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using Assistant.Platform.Workers;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Assistant.Inference.Serving;
+
+/// <summary>
+/// What this replica serves, written every few seconds to the Redis hash <see cref="RedisKeys.InferenceReplicas"/> under its
+/// replica id (<c>GET /api/deployments</c> reads it; a field older than <see cref="RedisKeys.InferenceReplicaStaleAfter"/> is a
+/// replica that is gone). The field is removed on a graceful shutdown.
+/// </summary>
+internal sealed class ReplicaState(ModelHost host, IConnectionMultiplexer redis, IOptions<InferenceOptions> options, ILogger<ReplicaState> logger)
+    : BackgroundService
+{
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    readonly InferenceOptions settings = options.Value;
+    readonly DateTimeOffset startedAt = DateTimeOffset.UtcNow;
+
+    /// <summary>The JSON written for this replica.</summary>
+    internal string Snapshot() => JsonSerializer.Serialize(new
+    {
+        Replica = settings.ReplicaId,
+        StartedAt = startedAt,
+        UpdatedAt = DateTimeOffset.UtcNow,
+        Alias = host.Alias,
+        Models = host.Status().Select(m => new { m.Name, m.Version, m.State, m.LoadedAt, m.Error, m.ServingVersion }),
+        Running = host.Served.Sum(m => m.Engine.Running),
+        Waiting = host.Served.Sum(m => m.Engine.Waiting),
+    }, Json);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(settings.ReplicaStateSeconds));
+        try
+        {
+            do
+            {
+                try
+                {
+                    await redis.GetDatabase().HashSetAsync(RedisKeys.InferenceReplicas, settings.ReplicaId, Snapshot());
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    logger.LogWarning(e, "Could not write the replica state of {Replica}", settings.ReplicaId);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        try
+        {
+            await redis.GetDatabase().HashDeleteAsync(RedisKeys.InferenceReplicas, settings.ReplicaId);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            logger.LogWarning(e, "Could not remove the replica state of {Replica}", settings.ReplicaId);
+        }
+    }
+}
