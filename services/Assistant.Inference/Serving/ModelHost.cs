@@ -49,13 +49,21 @@ internal sealed class ModelHost : IDisposable
     /// <summary>The current version of every model, by name.</summary>
     public IReadOnlyList<ServedModel> Served => served;
 
-    /// <summary>Ready for traffic: the models to serve are known, and each has a version loaded (none to serve is ready too).</summary>
+    /// <summary>
+    /// Ready for traffic: the models to serve are known and none is still on its first load, and something can be served
+    /// (or nothing is deployed). A model whose only version failed to load does not take the others out of rotation: its
+    /// requests get 503 while the rest serve; a replica that can serve nothing at all is not ready.
+    /// </summary>
     public bool IsReady
     {
         get
         {
             if (!resolved) return false;
-            lock (gate) return entries.Values.All(e => e.Current is not null);
+            lock (gate)
+            {
+                return entries.Count == 0
+                    || (entries.Values.Any(e => e.Current is not null) && entries.Values.All(e => e.Current is not null || e.State == Failed));
+            }
         }
     }
 

@@ -6,8 +6,8 @@ namespace Assistant.Inference.Serving;
 
 /// <summary>
 /// Readiness (<c>/health</c>): healthy when every selected model has a version loaded, or when nothing is deployed yet;
-/// unhealthy while the first load is in progress (or failed with nothing to fall back on). A model whose newer version
-/// failed while the older one still serves is degraded, which still takes traffic.
+/// unhealthy while a first load is in progress or when nothing loaded can be served. A model whose version failed to
+/// load (the previous one serving, or none) is degraded, which still takes traffic for the models that serve.
 /// </summary>
 internal sealed class ModelsHealthCheck(ModelHost host) : IHealthCheck
 {
@@ -18,10 +18,11 @@ internal sealed class ModelsHealthCheck(ModelHost host) : IHealthCheck
         if (!host.IsReady)
         {
             var waiting = models.Where(m => m.ServingVersion is null).Select(m => $"{m.Name} ({m.State})");
-            return Task.FromResult(HealthCheckResult.Unhealthy($"Not loaded yet: {string.Join(", ", waiting)}."));
+            return Task.FromResult(HealthCheckResult.Unhealthy($"Nothing to serve yet: {string.Join(", ", waiting)}."));
         }
         if (models.Any(m => m.State == ModelHost.Failed))
-            return Task.FromResult(HealthCheckResult.Degraded("A newer version failed to load; the previous one serves."));
+            return Task.FromResult(HealthCheckResult.Degraded(
+                $"Failed to load: {string.Join(", ", models.Where(m => m.State == ModelHost.Failed).Select(m => $"{m.Name}@{m.Version}"))}; the others serve."));
         return Task.FromResult(HealthCheckResult.Healthy(models.Count == 0 ? "Nothing is deployed yet." : "Every model is loaded."));
     }
 
