@@ -35,6 +35,10 @@ public static class GatewayProblems
             $"This API key's rate limit is reached; retry in {seconds} s.", openAiType: "requests", openAiCode: "rate_limit_exceeded");
     }
 
+    public static Task TooLargeAsync(HttpContext context, long limitBytes) =>
+        WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "The body is too large", "too-large",
+            $"The request body is larger than the gateway's limit of {limitBytes / (1024 * 1024)} MiB.", openAiType: "invalid_request_error", openAiCode: "request_too_large");
+
     public static Task UnavailableAsync(HttpContext context, string detail)
     {
         context.Response.Headers.RetryAfter = "2";

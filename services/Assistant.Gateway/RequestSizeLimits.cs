@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.Features;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Assistant.Gateway;
 
@@ -16,15 +17,33 @@ public static class RequestSizeLimits
         return builder;
     }
 
-    public static IApplicationBuilder UseRequestSizeLimits(this IApplicationBuilder app) => app.Use((context, next) =>
+    public static IApplicationBuilder UseRequestSizeLimits(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         var upload = HttpMethods.IsPost(context.Request.Method)
             && (context.Request.Path.Equals("/api/datasets", StringComparison.OrdinalIgnoreCase)
                 || context.Request.Path.Equals("/api/models/import", StringComparison.OrdinalIgnoreCase));
-        if (!upload && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        if (upload)
+        {
+            await next(context);
+            return;
+        }
+        // A declared length over the limit is refused before a byte is read (a client sending Expect: 100-continue
+        // never sends the body at all); a chunked body is cut off by Kestrel when it passes the limit.
+        if (context.Request.ContentLength > DefaultMaxBodyBytes)
+        {
+            await GatewayProblems.TooLargeAsync(context, DefaultMaxBodyBytes);
+            return;
+        }
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
             limit.MaxRequestBodySize = DefaultMaxBodyBytes;
         }
-        return next(context);
+        await next(context);
+        // The proxy reports a body that overflowed mid-stream as its own failure (500); it is the caller's 413.
+        if (!context.Response.HasStarted && context.GetForwarderErrorFeature()?.Exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+        {
+            context.Response.Clear();
+            await GatewayProblems.TooLargeAsync(context, DefaultMaxBodyBytes);
+        }
     });
 }

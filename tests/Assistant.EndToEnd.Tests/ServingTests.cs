@@ -179,7 +179,7 @@ public sealed class ServingTests(PlatformFixture fixture)
         var clients = Enumerable.Range(0, 8).Select(ClientLoopAsync).ToList();
         await Task.Delay(TimeSpan.FromSeconds(2), Ct);
         var movedAt = DateTime.UtcNow;
-        await MoveProductionAsync(gateway, model.Name, to);
+        await MoveProductionAsync(gateway, model.Name, to, force: true); // the gate test may have scored the versions
         var state = await WaitUntilServedAsync(gateway, model.Name, to);
         var convergedAt = DateTime.UtcNow;
         await Task.Delay(TimeSpan.FromSeconds(2), Ct); // requests after every replica switched
@@ -232,9 +232,11 @@ public sealed class ServingTests(PlatformFixture fixture)
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("n", error.GetProperty("param").GetString());
 
-        // Over the gateway's body limit: refused before any replica reads it.
+        // Over the gateway's body limit: refused before any replica reads it (the client waits for the go-ahead to send).
         var huge = "{\"model\": \"" + model.Name + "\", \"messages\": [{\"role\": \"user\", \"content\": \"" + new string('a', 33 * 1024 * 1024) + "\"}]}";
-        using (var oversize = await gateway.PostAsync("/v1/chat/completions", new StringContent(huge, Encoding.UTF8, "application/json"), Ct))
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(huge, Encoding.UTF8, "application/json") };
+        request.Headers.ExpectContinue = true;
+        using (var oversize = await gateway.SendAsync(request, Ct))
         {
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, oversize.StatusCode);
         }
