@@ -43,6 +43,9 @@ internal sealed class ModelHost : IDisposable
         telemetry.Observe(this);
     }
 
+    /// <summary>Raised after a model starts loading, goes live, fails or is removed (the replica state is written at once).</summary>
+    public event Action? StateChanged;
+
     /// <summary>The alias served versions are reported under (null for a static folder).</summary>
     public string? Alias => options.IsStatic ? null : options.Alias;
 
@@ -141,6 +144,7 @@ internal sealed class ModelHost : IDisposable
             if (!entries.TryGetValue(info.Name, out entry!)) entries[info.Name] = entry = new Entry(info.Name);
             (entry.Version, entry.State, entry.Error) = (info.Version, Loading, null);
         }
+        StateChanged?.Invoke();
         ServedModel loaded;
         try
         {
@@ -162,6 +166,7 @@ internal sealed class ModelHost : IDisposable
             }
             logger.LogError(e, "Could not load {Model}; {Serving}", info.Root,
                 entry.Current is { } current ? $"{current.Info.Root} keeps serving" : "nothing serves it");
+            StateChanged?.Invoke();
             return false;
         }
 
@@ -182,6 +187,7 @@ internal sealed class ModelHost : IDisposable
             }
         }
         old?.Retire(); // it unloads when its last request leaves
+        StateChanged?.Invoke();
         if (loaded is null) return false;
         var engine = loaded.Engine;
         logger.LogInformation("Serving {Model}{Previous}: {Slots} slots ({Kind}), context {Context}, queue {Queue}",

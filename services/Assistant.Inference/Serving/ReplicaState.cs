@@ -6,7 +6,7 @@ using StackExchange.Redis;
 namespace Assistant.Inference.Serving;
 
 /// <summary>
-/// What this replica serves, written every few seconds to the Redis hash <see cref="RedisKeys.InferenceReplicas"/> under its
+/// What this replica serves, written at once when a model's state changes and every few seconds besides, to the Redis hash <see cref="RedisKeys.InferenceReplicas"/> under its
 /// replica id (<c>GET /api/deployments</c> reads it; a field older than <see cref="RedisKeys.InferenceReplicaStaleAfter"/> is a
 /// replica that is gone). The field is removed on a graceful shutdown.
 /// </summary>
@@ -16,6 +16,7 @@ internal sealed class ReplicaState(ModelHost host, IConnectionMultiplexer redis,
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
     readonly InferenceOptions settings = options.Value;
     readonly DateTimeOffset startedAt = DateTimeOffset.UtcNow;
+    readonly SemaphoreSlim changed = new(0, 1);
 
     /// <summary>The JSON written for this replica.</summary>
     internal string Snapshot() => JsonSerializer.Serialize(new
@@ -31,10 +32,11 @@ internal sealed class ReplicaState(ModelHost host, IConnectionMultiplexer redis,
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(settings.ReplicaStateSeconds));
+        // A deploy waits on this state: a version that went live is reported now, not at the next tick.
+        host.StateChanged += Signal;
         try
         {
-            do
+            while (true)
             {
                 try
                 {
@@ -44,11 +46,27 @@ internal sealed class ReplicaState(ModelHost host, IConnectionMultiplexer redis,
                 {
                     logger.LogWarning(e, "Could not write the replica state of {Replica}", settings.ReplicaId);
                 }
+                await changed.WaitAsync(TimeSpan.FromSeconds(settings.ReplicaStateSeconds), stoppingToken); // a change or the tick
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            host.StateChanged -= Signal;
+        }
+    }
+
+    void Signal()
+    {
+        try
+        {
+            changed.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // A write is already due.
         }
     }
 
