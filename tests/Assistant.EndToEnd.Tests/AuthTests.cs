@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -334,49 +333,31 @@ public sealed class AuthTests(PlatformFixture fixture)
     }
 
     [Fact]
-    public async Task Checking_a_cached_key_adds_well_under_a_millisecond()
+    public async Task The_keys_verb_creates_a_key_shown_once_lists_it_and_revokes_it()
     {
-        // Gateway-local answers only (no backend): a 401 without a key vs a 403 after the full check with a key.
-        var (_, cached, _) = await CreateKeyAsync(["infer"]);
-        using var anonymous = Platform.CreateGatewayClient(apiKey: null);
-        using var withKey = Platform.CreateGatewayClient(cached);
-        const int rounds = 300;
-        for (var i = 0; i < 20; i++) // warm up connections, JIT and the cache
-        {
-            (await anonymous.GetAsync("/api/keys", Ct)).Dispose();
-            (await withKey.GetAsync("/api/keys", Ct)).Dispose();
-        }
-        var noKey = new List<double>();
-        var hit = new List<double>();
-        for (var i = 0; i < rounds; i++)
-        {
-            noKey.Add(await TimeAsync(anonymous, HttpStatusCode.Unauthorized));
-            hit.Add(await TimeAsync(withKey, HttpStatusCode.Forbidden));
-        }
-        // A cache miss: each new key's first request looks it up in Postgres.
-        var miss = new List<double>();
-        for (var i = 0; i < 15; i++)
-        {
-            var (_, fresh, _) = await CreateKeyAsync(["infer"]);
-            using var client = Platform.CreateGatewayClient(fresh);
-            (await client.GetAsync("/alive", Ct)).Dispose(); // the connection, not the key
-            miss.Add(await TimeAsync(client, HttpStatusCode.Forbidden));
-        }
-        var (p50NoKey, p50Hit, p50Miss) = (Median(noKey), Median(hit), Median(miss));
-        TestContext.Current.TestOutputHelper?.WriteLine(
-            $"gateway round trip p50: no key {p50NoKey:F3} ms, cached key {p50Hit:F3} ms (+{p50Hit - p50NoKey:F3} ms), uncached key {p50Miss:F3} ms (+{p50Miss - p50NoKey:F3} ms)");
-        Assert.True(p50Hit - p50NoKey < 1.0, $"a cached key added {p50Hit - p50NoKey:F3} ms at p50");
+        using var gateway = Platform.CreateGatewayClient(apiKey: null);
+        var url = gateway.BaseAddress!.ToString();
+        var name = $"cli-{Guid.NewGuid():N}"[..16];
 
-        static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+        var created = await CliTests.RunAsync("keys", "create", name, "--scope", "read", "--expires-in-days", "7", "--gateway", url, "--api-key", Platform.AdminApiKey);
+        Assert.True(created.Exit == 0, created.Output + created.Error);
+        var key = created.Output.Trim().Split('\n')[^1].Trim();
+        Assert.StartsWith("asst_", key);
+        var id = System.Text.RegularExpressions.Regex.Match(created.Output, "Created key ([0-9a-f-]{36})").Groups[1].Value;
 
-        static async Task<double> TimeAsync(HttpClient client, HttpStatusCode expected)
+        var list = await CliTests.RunAsync("keys", "list", "--gateway", url, "--api-key", Platform.AdminApiKey);
+        Assert.Equal(0, list.Exit);
+        Assert.Matches($"(?m)^{id} +{name} +asst_\\S* +read +active", list.Output);
+        Assert.DoesNotContain(key, list.Output);
+        using (var reader = Platform.CreateGatewayClient(key))
         {
-            var clock = Stopwatch.StartNew();
-            using var response = await client.GetAsync("/api/keys", Ct);
-            await response.Content.ReadAsByteArrayAsync(Ct);
-            var ms = clock.Elapsed.TotalMilliseconds;
-            Assert.Equal(expected, response.StatusCode);
-            return ms;
+            Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync("/api/models/", Ct)).StatusCode);
+            var revoked = await CliTests.RunAsync("keys", "revoke", id, "--gateway", url, "--api-key", Platform.AdminApiKey);
+            Assert.True(revoked.Exit == 0, revoked.Error);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await reader.GetAsync("/api/models/", Ct)).StatusCode);
         }
+        var unknownScope = await CliTests.RunAsync("keys", "create", name, "--scope", "root", "--gateway", url, "--api-key", Platform.AdminApiKey);
+        Assert.Equal(1, unknownScope.Exit);
+        Assert.Matches("^error: .*'root' is not a scope", unknownScope.Error);
     }
 }
