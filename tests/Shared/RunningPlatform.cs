@@ -21,6 +21,8 @@ public sealed class RunningPlatform : IAsyncDisposable
 
     public DistributedApplication App { get; }
 
+    public string AdminApiKey => "web-branch-placeholder";
+
     public HttpClient CreateGatewayClient() => App.CreateHttpClient("gateway", "http");
 
     public async Task<string?> GetConnectionStringAsync(string name) => await App.GetConnectionStringAsync(name);
