@@ -65,11 +65,24 @@ public sealed class GatewayTests(PlatformFixture fixture)
     }
 
     [Fact]
-    public async Task Home_page_renders_the_live_status_of_every_service_and_the_version()
+    public async Task Web_pages_without_a_session_send_the_visitor_to_sign_in()
     {
-        using var gateway = fixture.Platform.CreateGatewayClient();
+        using var gateway = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = fixture.Platform.CreateGatewayClient().BaseAddress };
 
-        var html = await gateway.GetStringAsync("/", TestContext.Current.CancellationToken);
+        using var response = await gateway.GetAsync("/", TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var location = response.Headers.Location!;
+        Assert.Equal("/signin", location.AbsolutePath);
+        Assert.Equal(gateway.BaseAddress!.Authority, location.Authority); // back through the gateway, not to the web app's own port
+    }
+
+    [Fact]
+    public async Task Status_page_renders_the_live_status_of_every_service_and_the_version()
+    {
+        using var web = await WebSession.SignInAsync(fixture.Platform, TestContext.Current.CancellationToken);
+
+        var html = await web.GetStringAsync("/status", TestContext.Current.CancellationToken);
 
         Assert.Contains("<h1>Platform status</h1>", html);
         foreach (var service in new[] { "Gateway", "Training API", "PostgreSQL", "Redis", "S3 object store", "Trainer", "Inference" })
@@ -81,11 +94,11 @@ public sealed class GatewayTests(PlatformFixture fixture)
     }
 
     [Fact]
-    public async Task Home_page_status_handler_serves_the_same_status_as_json()
+    public async Task Status_page_handler_serves_the_same_status_as_json()
     {
-        using var gateway = fixture.Platform.CreateGatewayClient();
+        using var web = await WebSession.SignInAsync(fixture.Platform, TestContext.Current.CancellationToken);
 
-        using var status = await gateway.GetFromJsonAsync<JsonDocument>("/?handler=Status", TestContext.Current.CancellationToken);
+        using var status = await web.GetFromJsonAsync<JsonDocument>("/status?handler=Status", TestContext.Current.CancellationToken);
 
         var services = status!.RootElement.GetProperty("services").EnumerateArray().ToList();
         Assert.Equal(7, services.Count);
