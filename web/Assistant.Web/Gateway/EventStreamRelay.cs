@@ -25,6 +25,10 @@ public sealed class EventStreamRelay(IHttpClientFactory clients, ILogger<EventSt
             await WriteProblemAsync(context, GatewayProblem.Unreachable(ex));
             return;
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return; // the browser left before the gateway answered
+        }
         using (upstream)
         {
             if (!upstream.IsSuccessStatusCode || upstream.Content.Headers.ContentType?.MediaType != "text/event-stream")

@@ -21,7 +21,7 @@ public sealed class PlatformApi(HttpClient http)
             using var response = await http.SendAsync(request, ct);
             return response.IsSuccessStatusCode ? null : await GatewayProblem.ReadAsync(response, ct);
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when (ex is HttpRequestException or Polly.ExecutionRejectedException)
         {
             return GatewayProblem.Unreachable(ex);
         }
@@ -92,12 +92,10 @@ public sealed class PlatformApi(HttpClient http)
         {
             response = await http.SendAsync(request, ct);
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when (ex is HttpRequestException or Polly.ExecutionRejectedException
+            || ex is TaskCanceledException && !ct.IsCancellationRequested)
         {
-            throw GatewayProblem.Unreachable(ex);
-        }
-        catch (TaskCanceledException ex) when (!ct.IsCancellationRequested)
-        {
+            // Unreachable, or no answer within the resilience handler's timeouts.
             throw GatewayProblem.Unreachable(ex);
         }
         using (response)

@@ -68,7 +68,7 @@ public sealed class PlatformClient(HttpClient http, ILogger<PlatformClient> logg
             }
             return (null, $"HTTP {(int)response.StatusCode}", ms);
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when (ex is HttpRequestException or Polly.ExecutionRejectedException)
         {
             logger.LogWarning(ex, "Gateway request {Path} failed", path);
             return (null, "unreachable", Math.Round(clock.Elapsed.TotalMilliseconds, 1));
