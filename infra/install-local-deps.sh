@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the `local` infrastructure mode needs, when it is missing:
 #   - PostgreSQL server and Redis from the OS packages (Debian/Ubuntu),
+#   - Chromium from the OS packages, which the browser tests drive with Playwright (no browser is ever downloaded),
 #   - the fauxqs S3-compatible server and the Node 24 it needs, from npm, into .tools/s3 (ignored).
 # Idempotent and quiet when everything is present. Usage: infra/install-local-deps.sh [--quiet]
 set -euo pipefail
@@ -19,6 +20,7 @@ missing_packages=()
 if ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then missing_packages+=(postgresql); fi
 if ! command -v redis-server >/dev/null; then missing_packages+=(redis-server); fi
 if ! command -v npm >/dev/null; then missing_packages+=(npm); fi
+if [ ! -x /usr/bin/chromium ]; then missing_packages+=(chromium); fi
 
 if [ ${#missing_packages[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null; then

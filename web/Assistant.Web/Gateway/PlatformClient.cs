@@ -48,9 +48,9 @@ public sealed class PlatformClient(HttpClient http, ILogger<PlatformClient> logg
         services.Add(modelsDoc is { } m
             ? new ServiceStatus("Inference", "OpenAI-compatible serving", true,
                 $"{m.RootElement.GetProperty("data").GetArrayLength()} model(s) deployed", modelsMs)
-            // /v1 needs a key with the infer scope; the page gets one when people log in (a later issue).
+            // /v1 needs the infer scope, which the signed-in key may lack: shown as locked, not as down.
             : modelsError is "HTTP 401" or "HTTP 403"
-                ? new ServiceStatus("Inference", "OpenAI-compatible serving", false, "needs a key", modelsMs, NeedsKey: true)
+                ? new ServiceStatus("Inference", "OpenAI-compatible serving", false, "needs a key with the infer scope", modelsMs, NeedsKey: true)
                 : new ServiceStatus("Inference", "OpenAI-compatible serving", false, modelsError ?? "unreachable", modelsMs));
 
         healthDoc?.Dispose();
@@ -72,7 +72,7 @@ public sealed class PlatformClient(HttpClient http, ILogger<PlatformClient> logg
             }
             return (null, $"HTTP {(int)response.StatusCode}", ms);
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when (ex is HttpRequestException or Polly.ExecutionRejectedException)
         {
             logger.LogWarning(ex, "Gateway request {Path} failed", path);
             return (null, "unreachable", Math.Round(clock.Elapsed.TotalMilliseconds, 1));

@@ -1,0 +1,193 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Assistant.Web.Gateway;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+
+namespace Assistant.Web.Pages.Jobs;
+
+/// <summary>The new-job form as posted: text, so a value that is not a number is named like the API's own errors.</summary>
+public sealed class JobForm
+{
+    public string? BaseModel { get; set; }
+    public string Method { get; set; } = "full";
+    public string? TrainingData { get; set; }
+    public string? ValidationData { get; set; }
+    public string? Suffix { get; set; }
+    // Defaults of the platform's TrainingConfig.
+    public string? LearningRate { get; set; } = "0.0002";
+    public string? MaxSteps { get; set; }
+    public string? NumEpochs { get; set; } = "3";
+    public string? BatchSize { get; set; } = "8";
+    public string? MaxLength { get; set; }
+    public string? LoraR { get; set; } = "8";
+    /// <summary>Any other hyperparameters, one <c>key=value</c> per line.</summary>
+    public string? Other { get; set; }
+}
+
+public sealed record DatasetOption(string Ref, string Label);
+
+public sealed class NewModel(PlatformApi api) : PageModel
+{
+    /// <summary>Older versions offered per dataset besides the latest.</summary>
+    private const int OlderVersions = 4;
+    public const string OtherField = "other";
+
+    [BindProperty]
+    public JobForm Form { get; set; } = new();
+
+    public IReadOnlyList<ModelSummary> Models { get; private set; } = [];
+    public IReadOnlyList<DatasetOption> Datasets { get; private set; } = [];
+    public string? LoadError { get; private set; }
+
+    /// <summary>Errors by the API's name of the field at fault (<c>hyperparameters.learning_rate</c>); "" for the whole form.</summary>
+    public Dictionary<string, string> Errors { get; } = [];
+
+    public string? ErrorFor(string param) => Errors.GetValueOrDefault(param);
+
+    public async Task OnGetAsync(CancellationToken ct)
+    {
+        await LoadChoicesAsync(ct);
+        Form.BaseModel ??= Models.FirstOrDefault(m => m.Name == "starter")?.Name ?? Models.FirstOrDefault()?.Name;
+        Form.TrainingData ??= Datasets.FirstOrDefault()?.Ref;
+    }
+
+    public async Task<IActionResult> OnPostAsync(CancellationToken ct)
+    {
+        var body = Build();
+        if (Errors.Count == 0)
+        {
+            try
+            {
+                var job = await api.CreateJobAsync(body, ct);
+                return Redirect($"/jobs/{Uri.EscapeDataString(job.Id)}");
+            }
+            catch (GatewayProblem problem)
+            {
+                var field = Field(problem.Param);
+                Errors[field] = field == "" && problem.Param is { } param ? $"{problem.Detail} ({param})" : problem.Detail;
+            }
+        }
+        await LoadChoicesAsync(ct);
+        return Page();
+    }
+
+    private async Task LoadChoicesAsync(CancellationToken ct)
+    {
+        var models = api.ListModelsAsync(ct);
+        var datasets = api.ListDatasetsAsync(ct);
+        try
+        {
+            Models = (await models).Data;
+            Datasets = (await datasets).Where(d => d.LatestVersion is not null).OrderByDescending(d => d.CreatedAt).Take(100)
+                .SelectMany(d => Enumerable.Range(0, Math.Min(OlderVersions + 1, d.LatestVersion!.Value)).Select(back =>
+                {
+                    var version = d.LatestVersion!.Value - back;
+                    return new DatasetOption($"{d.Name}@{version}", back == 0
+                        ? $"{d.Name}@{version} · {d.Format} · {d.Examples:N0} examples (latest)"
+                        : $"{d.Name}@{version}");
+                }))
+                .ToList();
+        }
+        catch (GatewayProblem problem)
+        {
+            LoadError = $"The models and datasets to choose from could not be read: {problem.Detail}";
+        }
+    }
+
+    /// <summary>The API's job body; what cannot be a number is an error named like the API would name it.</summary>
+    private JsonObject Build()
+    {
+        var hyperparameters = new JsonObject();
+        void Number(string key, string? text, bool integer)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                return;
+            }
+            if (integer && long.TryParse(text.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var whole))
+            {
+                hyperparameters[key] = whole;
+            }
+            else if (!integer && double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var real) && double.IsFinite(real))
+            {
+                hyperparameters[key] = real;
+            }
+            else
+            {
+                Errors[$"hyperparameters.{key}"] = integer ? $"{key} must be a whole number." : $"{key} must be a number (like 0.0002 or 2e-4).";
+            }
+        }
+        Number("learning_rate", Form.LearningRate, integer: false);
+        Number("max_steps", Form.MaxSteps, integer: true);
+        if (string.IsNullOrWhiteSpace(Form.MaxSteps) || Form.MaxSteps.Trim() == "0")
+        {
+            Number("num_epochs", Form.NumEpochs, integer: false);
+        }
+        Number("batch_size", Form.BatchSize, integer: true);
+        Number("max_length", Form.MaxLength, integer: true);
+        if (Form.Method == "lora")
+        {
+            Number("lora_r", Form.LoraR, integer: true);
+        }
+        foreach (var (line, index) in (Form.Other ?? "").Split('\n').Select((l, i) => (l.Trim(), i + 1)).Where(l => l.Item1.Length > 0))
+        {
+            var equals = line.IndexOf('=');
+            if (equals <= 0)
+            {
+                Errors[OtherField] = $"Line {index} is not key=value: '{line}'.";
+                break;
+            }
+            var (key, value) = (line[..equals].Trim(), line[(equals + 1)..].Trim());
+            hyperparameters[key] = ParseValue(value);
+        }
+
+        var body = new JsonObject
+        {
+            ["base_model"] = Form.BaseModel,
+            ["method"] = Form.Method,
+            ["training_data"] = Form.TrainingData,
+            ["hyperparameters"] = hyperparameters,
+        };
+        if (!string.IsNullOrWhiteSpace(Form.ValidationData))
+        {
+            body["validation_data"] = Form.ValidationData;
+        }
+        if (!string.IsNullOrWhiteSpace(Form.Suffix))
+        {
+            body["suffix"] = Form.Suffix.Trim();
+        }
+        return body;
+    }
+
+    /// <summary>A value typed as JSON where it is JSON (numbers, true, lists), as text otherwise (cosine).</summary>
+    private static JsonNode? ParseValue(string text)
+    {
+        try
+        {
+            return JsonNode.Parse(text);
+        }
+        catch (JsonException)
+        {
+            return JsonValue.Create(text);
+        }
+    }
+
+    private static readonly HashSet<string> FormFields =
+    [
+        "base_model", "method", "training_data", "validation_data", "suffix", "hyperparameters.learning_rate", "hyperparameters.max_steps",
+        "hyperparameters.num_epochs", "hyperparameters.batch_size", "hyperparameters.max_length", "hyperparameters.lora_r",
+    ];
+
+    /// <summary>Where an API error is shown: next to the field it names, under the other hyperparameters, or above the form.</summary>
+    private string Field(string? param) => param switch
+    {
+        null => "",
+        _ when FormFields.Contains(param) => param,
+        "model_name" => "base_model",
+        "dataset_path" => "training_data",
+        _ when param.StartsWith("hyperparameters", StringComparison.Ordinal) && !string.IsNullOrWhiteSpace(Form.Other) => OtherField,
+        _ => "",
+    };
+}
