@@ -43,25 +43,37 @@ public sealed class GatewayTests(PlatformFixture fixture)
     }
 
     [Fact]
-    public async Task Models_list_answers_in_the_openai_shape_and_is_empty()
+    public async Task Models_list_answers_in_the_openai_shape()
     {
         using var gateway = fixture.Platform.CreateGatewayClient();
 
         using var models = await gateway.GetFromJsonAsync<JsonDocument>("/v1/models", TestContext.Current.CancellationToken);
 
+        // Other tests deploy models (ServingTests): whatever is served, each entry is an OpenAI model object.
         Assert.Equal("list", models!.RootElement.GetProperty("object").GetString());
-        Assert.Equal(0, models.RootElement.GetProperty("data").GetArrayLength());
+        Assert.All(models.RootElement.GetProperty("data").EnumerateArray(), m =>
+        {
+            Assert.Equal("model", m.GetProperty("object").GetString());
+            Assert.Equal("assistant", m.GetProperty("owned_by").GetString());
+            Assert.Matches($"^{m.GetProperty("id").GetString()}@\\d+$", m.GetProperty("root").GetString());
+        });
     }
 
     [Fact]
-    public async Task Generate_without_a_deployed_model_is_a_problem_not_an_error()
+    public async Task Generate_with_bad_input_or_a_model_not_served_is_a_problem_not_an_error()
     {
         using var gateway = fixture.Platform.CreateGatewayClient();
+        var ct = TestContext.Current.CancellationToken;
 
-        using var response = await gateway.PostAsJsonAsync("/generate", new { prompt = "hello", max_length = 8 }, TestContext.Current.CancellationToken);
+        using var invalid = await gateway.PostAsJsonAsync("/generate", new { prompt = "hello", max_length = 0 }, ct);
+        using var unknown = await gateway.PostAsJsonAsync("/generate", new { prompt = "hello", max_length = 8, model = "no-such-model" }, ct);
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        Assert.Equal("application/problem+json", invalid.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("max_length", await PlatformAccess.ProblemParamAsync(invalid));
+        // 404 when other models are served, 503 when none is deployed yet: a problem either way, never a crash.
+        Assert.Contains(unknown.StatusCode, new[] { HttpStatusCode.NotFound, HttpStatusCode.ServiceUnavailable });
+        Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType?.MediaType);
     }
 
     [Fact]

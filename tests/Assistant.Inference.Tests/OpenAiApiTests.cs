@@ -157,7 +157,7 @@ public class OpenAiApiTests(TinyServer tiny) : IClassFixture<TinyServer>
         var (missing, problem) = await PostAsync(Client, "/generate", new { max_length = 20 });
         Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
         Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
-        Assert.Equal("prompt", problem.GetProperty("field").GetString());
+        Assert.Equal("prompt", problem.GetProperty("param").GetString());
         var (unknown, _) = await PostAsync(Client, "/generate", new { prompt = "hi", model = "nope" });
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }

@@ -12,7 +12,7 @@ public sealed record GenerateResponse(string Response);
 /// <summary>
 /// The classic endpoint: <c>{prompt, max_length[, model]}</c> -> <c>{response}</c>, the model's reply to the prompt sent as one
 /// user message through its chat template. <c>max_length</c> counts the reply's tokens (capped to the context's room).
-/// Errors are RFC 7807 problems naming the field.
+/// Errors are RFC 7807 problems naming the field in <c>param</c>, as every platform API does.
 /// </summary>
 public static class GenerateApi
 {
@@ -91,7 +91,7 @@ public static class GenerateApi
 
     static ProblemHttpResult Invalid(string field, string detail) =>
         TypedResults.Problem(detail, statusCode: 400, title: $"Invalid {field}", type: "https://assistant.dev/problems/invalid-request",
-            extensions: new Dictionary<string, object?> { ["field"] = field });
+            extensions: new Dictionary<string, object?> { ["param"] = field });
 
     static ProblemHttpResult Problem(int status, string title, string detail, string type) =>
         TypedResults.Problem(detail, statusCode: status, title: title, type: $"https://assistant.dev/problems/{type}");
