@@ -9,7 +9,7 @@ public sealed class InferenceOptions
     public const string Section = "Inference";
 
     /// <summary>The alias this replica follows in the registry.</summary>
-    public string Alias { get; set; } = "production";
+    public string Alias { get; set; } = Assistant.Platform.Models.ModelRegistry.ProductionAlias;
 
     /// <summary>Comma-separated model names to serve; empty = every registered model that has <see cref="Alias"/>.</summary>
     public string? Models { get; set; }

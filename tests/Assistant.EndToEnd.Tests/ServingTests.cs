@@ -21,13 +21,11 @@ public sealed class ServingTests(PlatformFixture fixture)
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private RunningPlatform Platform => fixture.Platform;
 
-    /// <summary>Two versions of one model, imported once per platform, production on version 1 at first.</summary>
-    private sealed record ServedModel(string Name);
-
     private static readonly SemaphoreSlim Setup = new(1, 1);
-    private static ServedModel? _model;
+    private static string? _model;
 
-    private async Task<ServedModel> ModelAsync()
+    /// <summary>The name of a model with two versions, imported once per platform, production on version 1 at first.</summary>
+    private async Task<string> ModelAsync()
     {
         await Setup.WaitAsync(Ct);
         try
@@ -45,7 +43,7 @@ public sealed class ServingTests(PlatformFixture fixture)
             }
             await MoveProductionAsync(gateway, name, 1);
             await WaitUntilServedAsync(gateway, name, 1);
-            return _model = new ServedModel(name);
+            return _model = name;
         }
         finally
         {
@@ -88,14 +86,14 @@ public sealed class ServingTests(PlatformFixture fixture)
         var client = Client();
 
         var models = await client.GetOpenAIModelClient().GetModelsAsync(Ct);
-        var listed = Assert.Single(models.Value, m => m.Id == model.Name);
+        var listed = Assert.Single(models.Value, m => m.Id == model);
         Assert.Equal("assistant", listed.OwnedBy);
 
-        var chat = client.GetChatClient(model.Name);
+        var chat = client.GetChatClient(model);
         List<ChatMessage> messages = [new SystemChatMessage("You answer support questions."), new UserChatMessage("Where is my parcel?")];
         ChatCompletion completion = await chat.CompleteChatAsync(messages, Greedy(12), Ct);
         Assert.Equal(ChatMessageRole.Assistant, completion.Role);
-        Assert.Matches($"^{model.Name}@[12]$", completion.SystemFingerprint);
+        Assert.Matches($"^{model}@[12]$", completion.SystemFingerprint);
         Assert.True(completion.Usage.InputTokenCount > 5);
         Assert.InRange(completion.Usage.OutputTokenCount, 1, 12);
         Assert.Equal(completion.Usage.InputTokenCount + completion.Usage.OutputTokenCount, completion.Usage.TotalTokenCount);
@@ -130,7 +128,7 @@ public sealed class ServingTests(PlatformFixture fixture)
         message.Request.Method = "POST";
         message.Request.Uri = new Uri(Platform.CreateGatewayClient().BaseAddress!, "/v1/completions");
         message.Request.Headers.Set("Content-Type", "application/json");
-        message.Request.Content = BinaryContent.Create(BinaryData.FromObjectAsJson(new { model = model.Name, prompt = "The parcel", max_tokens = 6, temperature = 0 }));
+        message.Request.Content = BinaryContent.Create(BinaryData.FromObjectAsJson(new { model = model, prompt = "The parcel", max_tokens = 6, temperature = 0 }));
         message.Apply(new RequestOptions { CancellationToken = Ct });
         await client.Pipeline.SendAsync(message);
         Assert.Equal(200, message.Response!.Status);
@@ -152,9 +150,9 @@ public sealed class ServingTests(PlatformFixture fixture)
     {
         var model = await ModelAsync();
         using var gateway = Platform.CreateGatewayClient();
-        var from = (await WaitCurrentAsync(gateway, model.Name));
+        var from = (await CurrentVersionAsync(gateway, model));
         var to = 3 - from;
-        var chat = Client().GetChatClient(model.Name);
+        var chat = Client().GetChatClient(model);
         var failures = new ConcurrentQueue<string>();
         var served = new ConcurrentQueue<(DateTime At, string Version)>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
@@ -179,8 +177,8 @@ public sealed class ServingTests(PlatformFixture fixture)
         var clients = Enumerable.Range(0, 8).Select(ClientLoopAsync).ToList();
         await Task.Delay(TimeSpan.FromSeconds(2), Ct);
         var movedAt = DateTime.UtcNow;
-        await MoveProductionAsync(gateway, model.Name, to, force: true); // the gate test may have scored the versions
-        var state = await WaitUntilServedAsync(gateway, model.Name, to);
+        await MoveProductionAsync(gateway, model, to, force: true); // the gate test may have scored the versions
+        var state = await WaitUntilServedAsync(gateway, model, to);
         var convergedAt = DateTime.UtcNow;
         await Task.Delay(TimeSpan.FromSeconds(2), Ct); // requests after every replica switched
         stop.Cancel();
@@ -188,13 +186,13 @@ public sealed class ServingTests(PlatformFixture fixture)
 
         Assert.Empty(failures);
         Assert.True(state.GetProperty("replicas").GetArrayLength() >= 2, state.ToString());
-        Assert.Contains(served, s => s.At < movedAt && s.Version == $"{model.Name}@{from}");
+        Assert.Contains(served, s => s.At < movedAt && s.Version == $"{model}@{from}");
         var after = served.Where(s => s.At > convergedAt.AddMilliseconds(500)).ToList();
         Assert.NotEmpty(after);
-        Assert.All(after, s => Assert.Equal($"{model.Name}@{to}", s.Version));
+        Assert.All(after, s => Assert.Equal($"{model}@{to}", s.Version));
     }
 
-    private static async Task<int> WaitCurrentAsync(HttpClient gateway, string name)
+    private static async Task<int> CurrentVersionAsync(HttpClient gateway, string name)
     {
         var deployments = await gateway.GetFromJsonAsync<JsonElement>("/api/deployments", Ct);
         var state = deployments.GetProperty("data").EnumerateArray().First(d => d.GetProperty("model").GetString() == name);
@@ -216,7 +214,7 @@ public sealed class ServingTests(PlatformFixture fixture)
             return (response.StatusCode, json.GetProperty("error"));
         }
 
-        var (status, error) = await PostAsync("{\"model\": \"" + model.Name + "\", \"messages\": [");
+        var (status, error) = await PostAsync("{\"model\": \"" + model + "\", \"messages\": [");
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
 
@@ -224,16 +222,16 @@ public sealed class ServingTests(PlatformFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, status);
         Assert.Equal("model_not_found", error.GetProperty("code").GetString());
 
-        (status, error) = await PostAsync(JsonSerializer.Serialize(new { model = model.Name, max_tokens = -1, messages = new[] { new { role = "user", content = "hi" } } }));
+        (status, error) = await PostAsync(JsonSerializer.Serialize(new { model = model, max_tokens = -1, messages = new[] { new { role = "user", content = "hi" } } }));
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("max_tokens", error.GetProperty("param").GetString());
 
-        (status, error) = await PostAsync(JsonSerializer.Serialize(new { model = model.Name, n = 2, messages = new[] { new { role = "user", content = "hi" } } }));
+        (status, error) = await PostAsync(JsonSerializer.Serialize(new { model = model, n = 2, messages = new[] { new { role = "user", content = "hi" } } }));
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("n", error.GetProperty("param").GetString());
 
         // Over the gateway's body limit: refused before any replica reads it (the client waits for the go-ahead to send).
-        var huge = "{\"model\": \"" + model.Name + "\", \"messages\": [{\"role\": \"user\", \"content\": \"" + new string('a', 33 * 1024 * 1024) + "\"}]}";
+        var huge = "{\"model\": \"" + model + "\", \"messages\": [{\"role\": \"user\", \"content\": \"" + new string('a', 33 * 1024 * 1024) + "\"}]}";
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(huge, Encoding.UTF8, "application/json") };
         request.Headers.ExpectContinue = true;
         using (var oversize = await gateway.SendAsync(request, Ct))
@@ -241,7 +239,7 @@ public sealed class ServingTests(PlatformFixture fixture)
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, oversize.StatusCode);
         }
 
-        ChatCompletion after = await Client().GetChatClient(model.Name).CompleteChatAsync([new UserChatMessage("Still there?")], Greedy(4), Ct);
+        ChatCompletion after = await Client().GetChatClient(model).CompleteChatAsync([new UserChatMessage("Still there?")], Greedy(4), Ct);
         Assert.NotNull(after.Content);
     }
 
@@ -250,18 +248,18 @@ public sealed class ServingTests(PlatformFixture fixture)
     {
         var model = await ModelAsync();
         using var gateway = Platform.CreateGatewayClient();
-        var current = await WaitCurrentAsync(gateway, model.Name);
+        var current = await CurrentVersionAsync(gateway, model);
         var candidate = 3 - current;
         var data = await PlatformAccess.UploadChatAsync(gateway, "gate");
         await using (var db = await Platform.OpenDbAsync())
         {
             // Both versions scored on the same test data, the candidate worse, as evaluation workers would record them
             // (an evaluation belongs to a job: a finished one is written here, no worker needs to run it).
-            var versions = await db.ModelVersions.Where(v => v.Model!.Name == model.Name).ToDictionaryAsync(v => v.Version, v => v.Id, Ct);
+            var versions = await db.ModelVersions.Where(v => v.Model!.Name == model).ToDictionaryAsync(v => v.Version, v => v.Id, Ct);
             var dataset = await db.DatasetVersions.SingleAsync(d => d.Dataset!.Name == data, Ct);
             var job = new TrainingJob
             {
-                Id = TrainingJob.NewId(), Status = JobStatus.Succeeded, Method = "full", BaseModel = $"{model.Name}@1", BaseModelVersionId = versions[1],
+                Id = TrainingJob.NewId(), Status = JobStatus.Succeeded, Method = "full", BaseModel = $"{model}@1", BaseModelVersionId = versions[1],
                 TrainDatasetVersionId = dataset.Id, TrainSha256 = dataset.Sha256, DatasetRefs = "{}", Hyperparameters = "{}",
                 CreatedBy = "serving-tests", CreatedAt = DateTimeOffset.UtcNow, CompletedAt = DateTimeOffset.UtcNow,
             };
@@ -278,12 +276,12 @@ public sealed class ServingTests(PlatformFixture fixture)
             await db.SaveChangesAsync(Ct);
         }
 
-        using (var refused = await gateway.PutAsJsonAsync($"/api/models/{model.Name}/aliases/production", new { version = candidate }, Ct))
+        using (var refused = await gateway.PutAsJsonAsync($"/api/models/{model}/aliases/production", new { version = candidate }, Ct))
         {
             Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
             Assert.Equal("version", await PlatformAccess.ProblemParamAsync(refused));
         }
-        var forced = await MoveProductionAsync(gateway, model.Name, candidate, force: true);
+        var forced = await MoveProductionAsync(gateway, model, candidate, force: true);
         var gate = forced.GetProperty("gate");
         Assert.True(gate.GetProperty("compared").GetBoolean());
         Assert.True(gate.GetProperty("forced").GetBoolean());
@@ -291,11 +289,11 @@ public sealed class ServingTests(PlatformFixture fixture)
         Assert.Equal(1.5, gate.GetProperty("current").GetDouble());
 
         // The CLI deploys back (better evaluated: the gate passes) and waits until every replica serves it.
-        var (exit, output, error) = await CliTests.RunAsync("deploy", $"{model.Name}@{current}", "--gateway", gateway.BaseAddress!.ToString(), "--api-key", Platform.AdminApiKey);
+        var (exit, output, error) = await CliTests.RunAsync("deploy", $"{model}@{current}", "--gateway", gateway.BaseAddress!.ToString(), "--api-key", Platform.AdminApiKey);
         Assert.True(exit == 0, output + error);
-        Assert.Matches($@"Deployed: \d+ replica\(s\) serve {model.Name}@{current}", output);
+        Assert.Matches($@"Deployed: \d+ replica\(s\) serve {model}@{current}", output);
 
-        (exit, output, error) = await CliTests.RunAsync("chat", "--model", model.Name, "-m", "Hello?", "--max-tokens", "4", "--gateway", gateway.BaseAddress!.ToString(), "--api-key", Platform.AdminApiKey);
+        (exit, output, error) = await CliTests.RunAsync("chat", "--model", model, "-m", "Hello?", "--max-tokens", "4", "--gateway", gateway.BaseAddress!.ToString(), "--api-key", Platform.AdminApiKey);
         Assert.True(exit == 0, output + error);
         Assert.NotEqual("", output.Trim('\n'));
     }

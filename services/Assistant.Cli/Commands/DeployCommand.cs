@@ -29,8 +29,11 @@ internal static class DeployCommand
         {
             var text = parse.GetValue(target)!;
             var aliasName = parse.GetValue(alias)!;
+            // NAME@VERSION names the model and version; a job's deploy learns them from the answer.
             JsonDocument? moved;
             int code;
+            string? model = null;
+            var version = 0;
             if (text.StartsWith("ftjob-", StringComparison.Ordinal))
             {
                 var query = $"?alias={Uri.EscapeDataString(aliasName)}&force={(parse.GetValue(force) ? "true" : "false")}"
@@ -40,40 +43,30 @@ internal static class DeployCommand
             else
             {
                 var at = text.LastIndexOf('@');
-                if (at <= 0 || !int.TryParse(text.AsSpan(at + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number < 1)
+                if (at <= 0 || !int.TryParse(text.AsSpan(at + 1), NumberStyles.None, CultureInfo.InvariantCulture, out version) || version < 1)
                     throw new ArgumentValueException($"'{text}' is not NAME@VERSION (e.g. support-bot@3) or a job id.");
-                var body = new JsonObject { ["version"] = number, ["reason"] = parse.GetValue(reason), ["force"] = parse.GetValue(force) };
+                model = text[..at];
+                var body = new JsonObject { ["version"] = version, ["reason"] = parse.GetValue(reason), ["force"] = parse.GetValue(force) };
                 (moved, code) = await SendAsync(http, HttpMethod.Put,
-                    $"api/models/{Uri.EscapeDataString(text[..at])}/aliases/{Uri.EscapeDataString(aliasName)}", body, error, ct);
-                if (moved is not null) moved = Annotate(moved, text[..at], number);
+                    $"api/models/{Uri.EscapeDataString(model)}/aliases/{Uri.EscapeDataString(aliasName)}", body, error, ct);
             }
             if (moved is null) return code;
             using (moved)
             {
                 var root = moved.RootElement;
-                var model = Text(root, "model");
-                var version = (int)Number(root, "version")!.Value;
+                model ??= Text(root, "model");
+                if (version == 0) version = (int)Number(root, "version")!.Value;
                 var from = Number(root, "previous_version") ?? Number(root, "from_version");
                 await output.WriteLineAsync($"{model}:{aliasName} -> version {version}{(from is double f ? $" (was {f})" : "")}");
                 if (root.TryGetProperty("gate", out var gate) && gate.GetProperty("gated").GetBoolean())
                 {
                     await output.WriteLineAsync($"  gate: {Text(gate, "reason")}{(gate.GetProperty("forced").GetBoolean() ? " (forced)" : "")}");
                 }
-                if (parse.GetValue(noWait)) return 0;
-                return await WaitAsync(http, model, aliasName, version, TimeSpan.FromSeconds(parse.GetValue(timeout)), output, error, ct);
             }
+            if (parse.GetValue(noWait)) return 0;
+            return await WaitAsync(http, model, aliasName, version, TimeSpan.FromSeconds(parse.GetValue(timeout)), output, error, ct);
         }));
         return command;
-    }
-
-    /// <summary>The alias move answer, with the model and version it lacks named like the job deploy's answer.</summary>
-    private static JsonDocument Annotate(JsonDocument move, string model, int version)
-    {
-        var node = JsonNode.Parse(move.RootElement.GetRawText())!.AsObject();
-        move.Dispose();
-        node["model"] = model;
-        node["version"] = version;
-        return JsonDocument.Parse(node.ToJsonString());
     }
 
     /// <summary>Polls the deployments until every live replica serves <paramref name="version"/>, printing each replica as it gets there.</summary>

@@ -50,6 +50,9 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
     public static readonly ActivitySource Activity = new("Assistant.Registry");
     public const string StarterName = "starter";
     public const string LatestAlias = "latest";
+
+    /// <summary>The alias inference replicas serve unless configured otherwise, and the one a deploy moves by default.</summary>
+    public const string ProductionAlias = "production";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     public const string NameRule = "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters";

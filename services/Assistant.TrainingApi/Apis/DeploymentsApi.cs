@@ -44,7 +44,7 @@ public static class DeploymentsApi
         string jobId, HttpContext http, PlatformDbContext db, ModelRegistry registry, ArtifactStore artifacts, Deployments deployments,
         CancellationToken ct, string? alias = null, string? reason = null, bool force = false)
     {
-        alias ??= "production";
+        alias ??= ModelRegistry.ProductionAlias;
         if (!ModelRegistry.IsValidAlias(alias) || alias == ModelRegistry.LatestAlias)
         {
             throw ApiProblem.Invalid("alias", $"'{alias}' is not an alias name: use {ModelRegistry.AliasRule}.");
@@ -63,8 +63,8 @@ public static class DeploymentsApi
     private static async Task<Ok<DeploymentsDto>> List(PlatformDbContext db, InferenceReplicas inference, CancellationToken ct)
     {
         var replicas = await inference.ListAsync();
-        // The aliases the running replicas follow; production when none runs (what a replica would follow).
-        var followed = replicas.Select(r => r.Alias ?? "production").Append("production").Distinct().ToList();
+        // The aliases the running replicas follow, and production, which a replica follows by default, when none runs.
+        var followed = replicas.Select(r => r.Alias).OfType<string>().Append(ModelRegistry.ProductionAlias).Distinct().ToList();
         var pointers = await (
             from a in db.ModelAliases.AsNoTracking()
             join m in db.Models on a.ModelId equals m.Id
@@ -74,7 +74,7 @@ public static class DeploymentsApi
             select new { Model = m.Name, a.Alias, v.Version, a.UpdatedAt }).ToListAsync(ct);
         var states = pointers.Select(p =>
         {
-            var serving = replicas.Where(r => (r.Alias ?? "production") == p.Alias)
+            var serving = replicas.Where(r => r.Alias == p.Alias)
                 .Select(r => (r.Replica, Model: r.Models.FirstOrDefault(m => m.Name == p.Model)))
                 .Select(r => new ReplicaVersionDto(r.Replica, r.Model?.Version, r.Model?.State ?? "absent", r.Model?.LoadedAt, r.Model?.Error))
                 .ToList();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Assistant.Platform.Jobs;
+using Assistant.Platform.Models;
 using Assistant.Platform.Persistence;
 using Microsoft.EntityFrameworkCore;
 
@@ -23,7 +24,7 @@ public sealed class DeploymentGate(PlatformDbContext db)
     public const string Metric = "test_loss";
 
     /// <summary>Aliases a worse version cannot reach without <c>force</c>.</summary>
-    public static readonly IReadOnlySet<string> GatedAliases = new HashSet<string>(StringComparer.Ordinal) { "production" };
+    public static readonly IReadOnlySet<string> GatedAliases = new HashSet<string>(StringComparer.Ordinal) { ModelRegistry.ProductionAlias };
 
     public async Task<GateResult> CheckAsync(string model, string alias, int candidateVersion, bool force, CancellationToken ct)
     {
