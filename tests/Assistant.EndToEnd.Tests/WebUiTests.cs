@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
@@ -12,93 +11,8 @@ namespace Assistant.EndToEnd.Tests;
 /// created from the form and followed live on its page, the models page with lineage, and a phone-width layout.
 /// Every page visited is saved as a full-page screenshot under TestResults/screenshots.
 /// </summary>
-public sealed class WebUiTests(PlatformFixture fixture, WebUiTests.Browser browser) : IClassFixture<WebUiTests.Browser>, IAsyncDisposable
+public sealed class WebUiTests(PlatformFixture fixture, BrowserFixture browser) : WebTest(fixture, browser), IClassFixture<BrowserFixture>
 {
-    private readonly List<IBrowserContext> _contexts = [];
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-    private RunningPlatform Platform => fixture.Platform;
-
-    /// <summary>One chromium for the class; each test opens its own context (cookies, viewport).</summary>
-    public sealed class Browser : IAsyncLifetime
-    {
-        public const string Chromium = "/usr/bin/chromium";
-        private IPlaywright? _playwright;
-
-        public IBrowser Instance { get; private set; } = null!;
-
-        public async ValueTask InitializeAsync()
-        {
-            _playwright = await Playwright.CreateAsync();
-            Instance = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true });
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Instance.DisposeAsync();
-            _playwright?.Dispose();
-        }
-    }
-
-    private Uri BaseAddress => Platform.CreateGatewayClient().BaseAddress!;
-
-    /// <summary>A client of the gateway's API with the admin key, for what the tests set up outside the browser.</summary>
-    private HttpClient Api()
-    {
-        var client = Platform.CreateGatewayClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Platform.AdminApiKey);
-        return client;
-    }
-
-    private async Task<IPage> NewPageAsync(int width = 1280, int height = 800)
-    {
-        var context = await browser.Instance.NewContextAsync(new BrowserNewContextOptions
-        {
-            BaseURL = BaseAddress.ToString().TrimEnd('/'),
-            ViewportSize = new ViewportSize { Width = width, Height = height },
-        });
-        context.SetDefaultTimeout(15_000);
-        _contexts.Add(context);
-        return await context.NewPageAsync();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var context in _contexts) await context.DisposeAsync();
-    }
-
-    private async Task SignInAsync(IPage page, string key)
-    {
-        await page.GotoAsync("/signin");
-        await page.GetByLabel("API key").FillAsync(key);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-    }
-
-    private static async Task ScreenshotAsync(IPage page, string name) =>
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, $"{name}.png"), FullPage = true });
-
-    /// <summary>The folder holding Assistant.sln, above the test's build output.</summary>
-    private static readonly string RepositoryRoot = FindRepositoryRoot();
-
-    /// <summary>TestResults/screenshots at the repository root: the test artifacts CI keeps.</summary>
-    private static readonly string ScreenshotFolder = Directory.CreateDirectory(Path.Combine(RepositoryRoot, "TestResults", "screenshots")).FullName;
-
-    private static string FindRepositoryRoot()
-    {
-        var folder = new DirectoryInfo(AppContext.BaseDirectory);
-        while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "Assistant.sln"))) folder = folder.Parent;
-        return folder?.FullName ?? throw new InvalidOperationException($"No Assistant.sln above {AppContext.BaseDirectory}.");
-    }
-
-    /// <summary>Uploads a file of samples/ through the API; returns its reference (name@1).</summary>
-    private static async Task<string> UploadSampleAsync(HttpClient api, string file, string format)
-    {
-        var name = DatasetsApiTests.UniqueName("lumen");
-        var content = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot, "samples", file), Ct);
-        using var response = await DatasetsApiTests.UploadAsync(api, name, file, content, format);
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{file}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(Ct)}");
-        return $"{name}@1";
-    }
-
     [Fact]
     public async Task Signing_in_with_the_admin_key_opens_the_dashboard_with_the_workers_and_signing_out_ends_the_session()
     {
@@ -272,7 +186,7 @@ public sealed class WebUiTests(PlatformFixture fixture, WebUiTests.Browser brows
         await ScreenshotAsync(page, "phone-dashboard");
 
         var links = page.GetByRole(AriaRole.Navigation, new() { Name = "Main" }).GetByRole(AriaRole.Link);
-        Assert.Equal(["Dashboard", "Jobs", "New job", "Models", "Playground", "Status"], await links.AllTextContentsAsync());
+        Assert.Equal(["Dashboard", "Jobs", "New job", "Compare", "Datasets", "Models", "Playground", "Alerts", "Status"], await links.AllTextContentsAsync());
         foreach (var link in await links.AllAsync())
         {
             await Assertions.Expect(link).ToBeVisibleAsync();

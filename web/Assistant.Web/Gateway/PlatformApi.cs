@@ -7,9 +7,10 @@ namespace Assistant.Web.Gateway;
 
 /// <summary>
 /// The gateway's API as the pages use it, with the signed-in user's key (<see cref="GatewayKeyHandler"/>). Every
-/// refusal is a <see cref="GatewayProblem"/> carrying the API's own words.
+/// refusal is a <see cref="GatewayProblem"/> carrying the API's own words. Each area's calls beyond jobs and models live in
+/// their own part (<c>PlatformApi.{Area}.cs</c>).
 /// </summary>
-public sealed class PlatformApi(HttpClient http)
+public sealed partial class PlatformApi(HttpClient http)
 {
     /// <summary>Whether the gateway accepts <paramref name="key"/>: null when it does, else its refusal.</summary>
     public async Task<GatewayProblem?> CheckKeyAsync(string key, CancellationToken ct)
