@@ -54,8 +54,9 @@ public static class CliApp
         {
             return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }, ct);
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException e) when (ct.IsCancellationRequested || e.InnerException is not TimeoutException)
         {
+            // Ctrl+C or SIGTERM (System.CommandLine cancels the action's own token), not a timeout: say so, not "unexpected".
             await error.WriteLineAsync("Cancelled.");
             return 130;
         }

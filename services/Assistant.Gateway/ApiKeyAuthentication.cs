@@ -19,7 +19,8 @@ public sealed class AuthOptions
 /// backend is asked, so they never tell whether the addressed resource exists. A request that passes carries its
 /// <see cref="VerifiedKey"/> as a feature (for forwarding and rate limiting), and the key id in its trace and logs.
 /// </summary>
-public sealed class ApiKeyAuthentication(RequestDelegate next, ScopeRules rules, ApiKeyCache keys, KeyUsage usage, ILogger<ApiKeyAuthentication> logger)
+public sealed class ApiKeyAuthentication(
+    RequestDelegate next, ScopeRules rules, ApiKeyCache keys, BootstrapKey bootstrap, KeyUsage usage, ILogger<ApiKeyAuthentication> logger)
 {
     public const string KeyIdTag = "assistant.api_key.id";
     public const string KeyNameTag = "assistant.api_key.name";
@@ -65,6 +66,10 @@ public sealed class ApiKeyAuthentication(RequestDelegate next, ScopeRules rules,
         var now = DateTimeOffset.UtcNow;
         switch (ApiKeys.StateOf(key is not null, key?.RevokedAt, key?.ExpiresAt, now))
         {
+            case ApiKeyState.Unknown when !bootstrap.Stored && keys.IsBootstrapHash(hash):
+                // The admin key right after start, before BootstrapKey has stored it: not refused, just early.
+                await GatewayProblems.UnavailableAsync(context, "The gateway is still starting (storing the admin key); try again in a moment.");
+                return;
             case ApiKeyState.Unknown:
                 await GatewayProblems.UnauthorizedAsync(context, "The API key is not valid.");
                 return;

@@ -45,7 +45,10 @@ public sealed class ApiKeyCache(IServiceScopeFactory scopes, IOptions<AuthOption
 
     /// <summary>Whether the lookup for a hash can be skipped: only generated keys and the bootstrap key exist.</summary>
     public bool MayExist(ReadOnlySpan<char> token, byte[] hash) =>
-        ApiKeys.IsWellFormed(token) || CryptographicOperations.FixedTimeEquals(hash, _bootstrapHash);
+        ApiKeys.IsWellFormed(token) || IsBootstrapHash(hash);
+
+    /// <summary>Whether <paramref name="hash"/> is the AppHost's admin key (which <see cref="BootstrapKey"/> stores at start).</summary>
+    public bool IsBootstrapHash(byte[] hash) => CryptographicOperations.FixedTimeEquals(hash, _bootstrapHash);
 
     /// <summary>The stored key with this hash, or null when none exists. Throws when the store cannot be asked.</summary>
     public ValueTask<VerifiedKey?> FindAsync(byte[] hash)
@@ -120,9 +123,11 @@ public sealed class ApiKeyCache(IServiceScopeFactory scopes, IOptions<AuthOption
             }
             var key = row is null ? null : new VerifiedKey(row);
             entry.ExpiresAt = Environment.TickCount64 + (long)(key is null ? UnknownKeptFor : KeptFor).TotalMilliseconds;
-            if (key is null && Volatile.Read(ref _count) > MaxEntries)
+            if (key is null && (Volatile.Read(ref _count) > MaxEntries || IsBootstrapHash(hash)))
             {
-                Remove(id, entry); // full of unknown keys (someone is guessing): do not let them grow the cache
+                // Full of unknown keys (someone is guessing): do not let them grow the cache. And the admin key is
+                // missing only while the gateway starts: it is about to be stored, so its absence is not remembered.
+                Remove(id, entry);
             }
             entry.Complete(key);
             return key;

@@ -84,4 +84,37 @@ public sealed class JobsCliTests(PlatformFixture fixture)
         Assert.Equal(1, badAlias.Exit);
         Assert.Contains("is not NAME@VERSION", badAlias.Error);
     }
+
+    [Fact]
+    public async Task Models_import_registers_a_local_folder_as_a_base_model_and_refuses_one_that_is_not_a_model()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+        var url = gateway.BaseAddress!.ToString();
+        var key = fixture.Platform.Secrets.AdminApiKey;
+        using var folder = new ScratchDirectory();
+        var model = Path.Combine(folder.Path, "mine");
+        Assert.Equal(0, (await RunAsync("model", "init", "--arch", "llama", "--preset", "tiny", "--out", model, "--seed", "3")).Exit);
+        var name = DatasetsApiTests.UniqueName("imported");
+
+        var import = await RunAsync("models", "import", model, "--name", name, "--description", "brought by a user", "--gateway", url, "--api-key", key);
+
+        Assert.True(import.Exit == 0, import.Output + import.Error);
+        var registered = await gateway.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/models/{name}", TestContext.Current.CancellationToken);
+        var version = registered.GetProperty("versions")[0];
+        Assert.Equal("base", registered.GetProperty("kind").GetString());
+        Assert.Equal($"{name}@1 registered: llama, {version.GetProperty("parameters").GetInt64()} parameters", import.Output.Trim());
+        Assert.True(version.GetProperty("parameters").GetInt64() > 1_000_000);
+
+        // A folder with no config.json is refused by the API in one readable line, and nothing is registered.
+        var notAModel = Path.Combine(folder.Path, "notes");
+        Directory.CreateDirectory(notAModel);
+        await File.WriteAllTextAsync(Path.Combine(notAModel, "readme.txt"), "not a model", TestContext.Current.CancellationToken);
+        var other = DatasetsApiTests.UniqueName("notmodel");
+        var refused = await RunAsync("models", "import", notAModel, "--name", other, "--gateway", url, "--api-key", key);
+        Assert.Equal(1, refused.Exit);
+        Assert.StartsWith("error: ", refused.Error.Split('\n').Last(l => l.Length > 0));
+        Assert.DoesNotContain("   at ", refused.Error);
+        using var missing = await gateway.GetAsync($"/api/models/{other}", TestContext.Current.CancellationToken);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+    }
 }

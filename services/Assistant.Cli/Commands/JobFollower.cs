@@ -17,6 +17,20 @@ internal static class JobFollower
 
     public static async Task<int> FollowAsync(HttpClient http, string jobId, TextWriter output, TextWriter error, CancellationToken ct)
     {
+        try
+        {
+            return await FollowUntilEndAsync(http, jobId, output, error, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Ctrl+C stops watching, not the job: say how to pick it up again.
+            await error.WriteLineAsync($"Stopped following {jobId}; the job goes on. Follow it again with: assistant jobs follow {jobId}");
+            return 130;
+        }
+    }
+
+    private static async Task<int> FollowUntilEndAsync(HttpClient http, string jobId, TextWriter output, TextWriter error, CancellationToken ct)
+    {
         // HttpClient.Timeout only covers the response headers here (ResponseHeadersRead): the stream itself lasts as long as the job.
         var bar = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
         var view = new ProgressView(output, bar);

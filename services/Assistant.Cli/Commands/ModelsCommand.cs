@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -5,14 +6,14 @@ using static Assistant.Cli.Commands.ApiCalls;
 
 namespace Assistant.Cli.Commands;
 
-/// <summary><c>assistant models ...</c>: the model registry (list, show with lineage, move aliases).</summary>
+/// <summary><c>assistant models ...</c>: the model registry (list, show with lineage, move aliases, import a base model).</summary>
 internal static class ModelsCommand
 {
     public static Command Create()
     {
         var command = new Command("models", "The model registry: registered models, versions, lineage and aliases.")
         {
-            List(), Show(), Alias(),
+            List(), Show(), Alias(), Import(),
         };
         command.Options.Add(GatewayConnection.Gateway);
         return command;
@@ -81,6 +82,50 @@ internal static class ModelsCommand
             move.Dispose();
             await output.WriteLineAsync($"{text[..at]}:{parse.GetValue(alias)} -> version {version}");
             return 0;
+        }));
+        return command;
+    }
+
+    private static Command Import()
+    {
+        var folder = new Argument<DirectoryInfo>("folder") { Description = "A Hugging Face model folder: config.json, model.safetensors (or shards with their index), tokenizer files." };
+        var name = new Option<string>("--name") { Description = "Registered model name (a new version when it exists).", Required = true };
+        var description = new Option<string?>("--description") { Description = "What the model is." };
+        var command = new Command("import", "Register a local Hugging Face folder as a base model (admin key); jobs can then fine-tune it.") { folder, name, description };
+        command.SetAction((parse, ct) => GatewayConnection.RunAsync(parse, async (http, output, error) =>
+        {
+            var source = parse.GetValue(folder)!;
+            if (!source.Exists)
+            {
+                await error.WriteLineAsync($"error: {source.FullName} does not exist.");
+                return 1;
+            }
+            // The API takes the folder's files flat, as one multipart body, and checks them before anything is stored.
+            var files = source.GetFiles().Where(f => !f.Name.StartsWith('.')).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+            if (files.Count == 0)
+            {
+                await error.WriteLineAsync($"error: {source.FullName} has no files.");
+                return 1;
+            }
+            using var form = new MultipartFormDataContent { { new StringContent(parse.GetValue(name)!), "name" } };
+            if (parse.GetValue(description) is { } d) form.Add(new StringContent(d), "description");
+            var streams = files.Select(f => f.OpenRead()).ToList();
+            try
+            {
+                foreach (var (file, stream) in files.Zip(streams)) form.Add(new StreamContent(stream, 1 << 16), "files", file.Name);
+                http.Timeout = Timeout.InfiniteTimeSpan; // weights take as long as they take
+                await error.WriteLineAsync($"uploading {files.Count} file{(files.Count == 1 ? "" : "s")} ({files.Sum(f => f.Length) / (1024.0 * 1024):0.0} MiB)...");
+                using var response = await http.PostAsync("api/models/import", form, ct);
+                if (!response.IsSuccessStatusCode) return await ApiErrors.ReportAsync(response, error, ct);
+                using var version = (await response.Content.ReadFromJsonAsync<JsonDocument>(ct))!;
+                var root = version.RootElement;
+                await output.WriteLineAsync($"{Text(root, "ref")} registered: {Text(root, "architecture")}, {Text(root, "parameters")} parameters");
+                return 0;
+            }
+            finally
+            {
+                foreach (var stream in streams) await stream.DisposeAsync();
+            }
         }));
         return command;
     }
