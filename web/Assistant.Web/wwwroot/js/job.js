@@ -48,6 +48,7 @@
     if (job.result_model) {
       const m = job.result_model;
       document.getElementById("job-result").replaceChildren(el("a", { href: `/models/${encodeURIComponent(m.name)}`, text: `${m.name}@${m.version}` }));
+      document.getElementById("register-result").replaceChildren("Registered: ", el("a", { href: `/models/${encodeURIComponent(m.name)}`, text: `${m.name}@${m.version}` }));
     }
     document.getElementById("cancel-form").hidden = finished(job.status) || job.cancel_requested === true;
     document.getElementById("deploy-form").hidden = job.status !== "succeeded";
