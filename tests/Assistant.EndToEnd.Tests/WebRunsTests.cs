@@ -85,7 +85,7 @@ public sealed class WebRunsTests(PlatformFixture fixture, BrowserFixture browser
     {
         using var api = Api();
         var data = await JobLifecycleTests.UploadConversationsAsync(api, "samples", examples: 16);
-        var id = await CreateTinyJobAsync(api, data, steps: 8, new JsonObject { ["eval_steps"] = 4, ["eval_samples"] = 2 });
+        var id = await CreateTinyJobAsync(api, data, steps: 8, new JsonObject { ["eval_steps"] = 4, ["eval_samples"] = 2, ["save_steps"] = 4 });
 
         // The page opens while the job is young: evaluations after that arrive live, without a reload.
         var page = await SignedInPageAsync();
@@ -128,6 +128,17 @@ public sealed class WebRunsTests(PlatformFixture fixture, BrowserFixture browser
         Assert.True(testLoss > 0);
         await page.Locator("#samples").ScrollIntoViewIfNeededAsync();
         await ScreenshotAsync(page, "job-samples");
+
+        // The final model registered itself; a chosen checkpoint becomes the model's next version on request.
+        var result = await api.GetFromJsonAsync<JsonElement>($"/api/jobs/{id}", Ct);
+        var model = result.GetProperty("result_model").GetProperty("name").GetString()!;
+        var step = await page.GetByLabel("Checkpoint", new() { Exact = true }).InputValueAsync();
+        await Assertions.Expect(page.GetByLabel("Register as model")).ToHaveValueAsync(model);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Register checkpoint" }).ClickAsync();
+        await Assertions.Expect(page.Locator("p.notice")).ToHaveTextAsync($"Registered the checkpoint at step {step} as {model}@2.");
+        var registered = await api.GetFromJsonAsync<JsonElement>($"/api/models/{model}", Ct);
+        var version = registered.GetProperty("versions").EnumerateArray().Single(v => v.GetProperty("version").GetInt32() == 2);
+        Assert.Equal("checkpoint", version.GetProperty("source").GetString());
     }
 
     [Fact]
@@ -181,6 +192,10 @@ public sealed class WebRunsTests(PlatformFixture fixture, BrowserFixture browser
         Assert.True(stored.GetProperty("has_secret").GetBoolean());
         await page.Locator("#webhooks").ScrollIntoViewIfNeededAsync();
         await ScreenshotAsync(page, "alerts-webhooks");
+
+        await page.SetViewportSizeAsync(390, 844);
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "The alerts page scrolls sideways at phone width.");
+        await page.SetViewportSizeAsync(1280, 800);
 
         await hook.GetByRole(AriaRole.Button, new() { Name = $"Delete webhook {url}" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Webhook deleted");
@@ -256,12 +271,14 @@ public sealed class WebRunsTests(PlatformFixture fixture, BrowserFixture browser
         }
     }
 
-    /// <summary>A tiny full fine-tune of the starter (batch 2, 64 tokens) validated on its own data; returns its id.</summary>
+    /// <summary>A tiny full fine-tune of the starter (batch 2, 64 tokens) validated on its own data, under its own model name; returns its id.</summary>
     private static async Task<string> CreateTinyJobAsync(HttpClient api, string data, int steps, JsonObject extra)
     {
         extra["batch_size"] = 2;
         var body = JobLifecycleTests.TinyJob(data, steps, extra);
         body["validation_data"] = data;
+        // Its own model name: versions registered under it are this test's alone.
+        body["suffix"] = DatasetsApiTests.UniqueName("runs");
         return (await JobLifecycleTests.CreateAsync(api, body)).GetProperty("id").GetString()!;
     }
 

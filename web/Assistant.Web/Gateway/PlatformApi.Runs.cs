@@ -17,6 +17,10 @@ public sealed partial class PlatformApi
 
     public Task<Evaluation> GetEvaluationAsync(string id, CancellationToken ct) => GetAsync<Evaluation>($"api/evaluations/{Escape(id)}", ct);
 
+    /// <summary>Registers a finished job's checkpoint as the next version of <paramref name="model"/>.</summary>
+    public Task<ModelVersion> RegisterCheckpointAsync(string model, string jobId, int step, CancellationToken ct) =>
+        SendAsync<ModelVersion>(HttpMethod.Post, $"api/models/{Escape(model)}/versions", new { job_id = jobId, step }, ct);
+
     public Task<ApiList<AlertEntry>> ListAlertsAsync(bool? acknowledged, string? kind, string? after, int limit, CancellationToken ct) =>
         GetAsync<ApiList<AlertEntry>>($"api/alerts/?limit={limit}{Query("acknowledged", acknowledged?.ToString().ToLowerInvariant())}{Query("kind", kind)}{Query("after", after)}", ct);
 

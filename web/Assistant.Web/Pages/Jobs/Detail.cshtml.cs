@@ -61,6 +61,13 @@ public sealed class DetailModel(PlatformApi api, EventStreamRelay relay) : PageM
     [TempData]
     public string? EvaluateDataset { get; set; }
 
+    [TempData]
+    public string? RegisterError { get; set; }
+
+    /// <summary>The field the register error names: name or step.</summary>
+    [TempData]
+    public string? RegisterErrorField { get; set; }
+
     public Evaluation? Evaluation { get; private set; }
     public IReadOnlyList<string> DatasetChoices { get; private set; } = [];
     public IReadOnlyList<SampleSet> Samples { get; private set; } = [];
@@ -118,6 +125,26 @@ public sealed class DetailModel(PlatformApi api, EventStreamRelay relay) : PageM
             (EvaluateError, EvaluateDataset) = (problem.Detail, dataset);
             return Redirect($"/jobs/{Uri.EscapeDataString(Id)}#evaluate-heading");
         }
+    }
+
+    /// <summary>Registers one of the job's checkpoints (the best one, say) as the next version of a model.</summary>
+    public async Task<IActionResult> OnPostRegisterAsync(int step, string? model, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(model))
+        {
+            (RegisterError, RegisterErrorField) = ("Enter the model to register the checkpoint under.", "name");
+            return Redirect($"/jobs/{Uri.EscapeDataString(Id)}#register-heading");
+        }
+        try
+        {
+            var version = await api.RegisterCheckpointAsync(model.Trim(), Id, step, ct);
+            Notice = $"Registered the checkpoint at step {step} as {version.Ref}.";
+        }
+        catch (GatewayProblem problem)
+        {
+            (RegisterError, RegisterErrorField) = (problem.Detail, problem.Param is "name" or "step" ? problem.Param : null);
+        }
+        return Redirect($"/jobs/{Uri.EscapeDataString(Id)}#register-heading");
     }
 
     /// <summary>An evaluation as the API has it now, polled until it ends.</summary>

@@ -117,12 +117,16 @@
     }
   }
 
-  /** At most five whole steps from x0 to x1: the ends and evenly spaced ones between. */
+  /** Step labels from x0 to x1: both ends, and round steps (a stride of 1, 2 or 5 times a power of ten) between them. */
   function stepTicks(x0, x1) {
     const span = x1 - x0;
     if (span < 2) return [x0, x1];
-    const count = Math.min(4, Math.floor(span));
-    return Array.from({ length: count + 1 }, (_, i) => i === 0 ? x0 : i === count ? x1 : Math.round(x0 + span * i / count));
+    const rough = span / 5, power = 10 ** Math.floor(Math.log10(rough));
+    const stride = Math.max(1, [1, 2, 5, 10].map(m => m * power).find(s => s >= rough));
+    const ticks = [x0];
+    for (let step = Math.ceil((x0 + stride / 2) / stride) * stride; step <= x1 - stride / 2; step += stride) ticks.push(step);
+    ticks.push(x1);
+    return ticks;
   }
 
   /** A legend for a chart's series: each a short line drawn with the series' colour and dash pattern, then its label. */
