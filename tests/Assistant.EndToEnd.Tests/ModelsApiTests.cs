@@ -191,4 +191,84 @@ public sealed class ModelsApiTests(PlatformFixture fixture) : IAsyncLifetime
             await db.Workers.Where(w => w.Id == ghost).ExecuteDeleteAsync(Ct);
         }
     }
+
+    [Fact]
+    public async Task A_finished_jobs_checkpoint_is_registered_as_a_new_version_with_its_own_copy_of_the_weights_and_bad_requests_are_named()
+    {
+        using var gateway = Platform.CreateGatewayClient();
+        var baseModel = DatasetsApiTests.UniqueName("ckptbase");
+        await PlatformAccess.ImportTinyModelAsync(gateway, baseModel);
+        var data = await PlatformAccess.UploadChatAsync(gateway);
+        using var created = await gateway.PostAsJsonAsync("/api/jobs/", new { base_model = baseModel, training_data = $"{data}@1" }, Ct);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetString()!;
+        var name = DatasetsApiTests.UniqueName("ckpt");
+
+        // Dispatch is paused: the job has not finished, so it has nothing to register yet.
+        using (var early = await gateway.PostAsJsonAsync($"/api/models/{name}/versions", new { job_id = id, step = 4 }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
+            Assert.Equal("job_id", await PlatformAccess.ProblemParamAsync(early));
+        }
+
+        // A checkpoint as a worker leaves one: model files beside what only resuming needs.
+        var prefix = $"jobs/{id}/checkpoints/checkpoint-4/";
+        using (var bucket = await Platform.OpenArtifactsAsync())
+        {
+            var files = new (string Name, byte[] Content)[]
+            {
+                ("config.json", """{"model_type":"llama","hidden_size":2,"vocab_size":4}"""u8.ToArray()),
+                ("model.safetensors", PlatformAccess.Safetensors(("model.embed_tokens.weight", [4, 2]))),
+                ("tokenizer.json", """{"version":"1.0","model":{"type":"BPE","vocab":{},"merges":[]}}"""u8.ToArray()),
+                ("optimizer.bin", [1, 2, 3]), ("rng_state.bin", [4]), ("trainer_state.json", "{}"u8.ToArray()), ("complete", []),
+            };
+            foreach (var (file, content) in files)
+            {
+                await bucket.Store.PutAsync(prefix + file, new MemoryStream(content), ct: Ct);
+            }
+        }
+        await using (var db = await Platform.OpenDbAsync())
+        {
+            await db.Jobs.Where(j => j.Id == id).ExecuteUpdateAsync(s => s.SetProperty(j => j.Status, JobStatus.Succeeded), Ct);
+            db.JobCheckpoints.Add(new JobCheckpoint
+            {
+                Id = Guid.NewGuid(), JobId = id, Step = 4, ObjectPrefix = prefix, Metrics = """{"valid_loss":1.25}""", IsBest = true, CreatedAt = DateTimeOffset.UtcNow,
+            });
+            await db.SaveChangesAsync(Ct);
+        }
+
+        using var registered = await gateway.PostAsJsonAsync($"/api/models/{name}/versions", new { job_id = id, step = 4 }, Ct);
+        var version = await registered.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.True(registered.StatusCode == HttpStatusCode.Created, version.ToString());
+        Assert.Equal((1, "checkpoint"), (version.GetProperty("version").GetInt32(), version.GetProperty("source").GetString()));
+        Assert.Equal(1.25, version.GetProperty("metrics").GetProperty("valid_loss").GetDouble());
+        Assert.Equal(baseModel, version.GetProperty("base_model").GetProperty("name").GetString());
+        Assert.Contains(version.GetProperty("datasets").EnumerateArray(), d => d.GetProperty("dataset").GetString() == data && d.GetProperty("role").GetString() == "train");
+        Assert.Contains(id, version.GetProperty("description").GetString());
+        var artifact = version.GetProperty("artifact").GetProperty("prefix").GetString()!;
+        Assert.NotEqual(prefix, artifact);
+        using (var bucket = await Platform.OpenArtifactsAsync())
+        {
+            var copied = (await bucket.Store.ListAsync(artifact, Ct)).Select(o => o.Key[artifact.Length..]).Order().ToList();
+            Assert.Equal(["config.json", "model.safetensors", "tokenizer.json"], copied);
+        }
+        using var model = await gateway.GetFromJsonAsync<JsonDocument>($"/api/models/{name}", Ct);
+        Assert.Equal("trained", model!.RootElement.GetProperty("kind").GetString());
+
+        // Bad requests name the field at fault, and register nothing.
+        foreach (var (path, body, status, param) in new (string, object, HttpStatusCode, string)[]
+        {
+            ($"/api/models/{name}/versions", new { job_id = id, step = 5 }, HttpStatusCode.NotFound, "step"),
+            ($"/api/models/{name}/versions", new { job_id = id }, HttpStatusCode.BadRequest, "step"),
+            ($"/api/models/{name}/versions", new { job_id = "ftjob-000000000000000000000000", step = 4 }, HttpStatusCode.NotFound, "job_id"),
+            ("/api/models/Not%20A%20Name/versions", new { job_id = id, step = 4 }, HttpStatusCode.BadRequest, "name"),
+            ($"/api/models/{baseModel}/versions", new { job_id = id, step = 4 }, HttpStatusCode.Conflict, "name"),
+        })
+        {
+            using var refused = await gateway.PostAsJsonAsync(path, body, Ct);
+            Assert.True(refused.StatusCode == status, $"{path} {JsonSerializer.Serialize(body)}: {(int)refused.StatusCode} {await refused.Content.ReadAsStringAsync(Ct)}");
+            Assert.Equal(param, await PlatformAccess.ProblemParamAsync(refused));
+        }
+        using var after = await gateway.GetFromJsonAsync<JsonDocument>($"/api/models/{name}", Ct);
+        Assert.Single(after!.RootElement.GetProperty("versions").EnumerateArray());
+    }
 }

@@ -224,14 +224,6 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
         if (await db.ModelVersions.AsNoTracking().Include(v => v.Model).SingleOrDefaultAsync(v => v.JobId == job.Id, ct) is { } existing)
             return existing;
         var baseVersion = await GetVersionAsync(job.BaseModelVersionId, ct);
-        var ids = new[] { ("train", (Guid?)job.TrainDatasetVersionId), ("validation", job.ValidationDatasetVersionId), ("test", job.TestDatasetVersionId) }
-            .Where(d => d.Item2 is not null).ToList();
-        var versionIds = ids.Select(d => d.Item2!.Value).ToList();
-        var datasets = await db.DatasetVersions.AsNoTracking().Include(v => v.Dataset)
-            .Where(v => versionIds.Contains(v.Id)).ToDictionaryAsync(v => v.Id, ct);
-        var lineage = ids.Where(d => datasets.ContainsKey(d.Item2!.Value))
-            .Select(d => datasets[d.Item2!.Value] is var v ? new DatasetLineage(d.Item1, v.Dataset!.Name, v.Version, v.Id) : null!)
-            .ToList();
         return await RegisterVersionAsync(new NewModelVersion
         {
             Name = job.Suffix ?? $"{baseVersion.Model!.Name}-{job.Method}",
@@ -242,11 +234,51 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
             Parameters = model.Parameters,
             JobId = job.Id,
             BaseModelVersionId = job.BaseModelVersionId,
-            Datasets = lineage,
+            Datasets = await LineageAsync(job, ct),
             Hyperparameters = job.Hyperparameters,
             Metrics = metricsJson,
             CreatedBy = job.CreatedBy,
         }, ct);
+    }
+
+    /// <summary>
+    /// Registers a checkpoint of a full fine-tune (its weights already copied under <paramref name="artifactPrefix"/>) as the
+    /// next version of <paramref name="name"/>. The job's own version keeps the job id (one version per job), so this one
+    /// names its job and step in its source and description; its base model and datasets are the job's.
+    /// </summary>
+    public async Task<ModelVersion> RegisterCheckpointVersionAsync(
+        TrainingJob job, int step, string name, string artifactPrefix, string metricsJson, string? description, string createdBy, CancellationToken ct)
+    {
+        // A full fine-tune keeps its base model's architecture and size.
+        var baseVersion = await GetVersionAsync(job.BaseModelVersionId, ct);
+        return await RegisterVersionAsync(new NewModelVersion
+        {
+            Name = name,
+            Kind = ModelKind.Trained,
+            Source = "checkpoint",
+            ArtifactPrefix = artifactPrefix,
+            Architecture = baseVersion.Architecture,
+            Parameters = baseVersion.Parameters,
+            BaseModelVersionId = job.BaseModelVersionId,
+            Datasets = await LineageAsync(job, ct),
+            Hyperparameters = job.Hyperparameters,
+            Metrics = metricsJson,
+            Description = description ?? $"Checkpoint at step {step} of job {job.Id}",
+            CreatedBy = createdBy,
+        }, ct);
+    }
+
+    /// <summary>The dataset versions a job trained, validated and tested on, by role.</summary>
+    private async Task<List<DatasetLineage>> LineageAsync(TrainingJob job, CancellationToken ct)
+    {
+        var ids = new[] { ("train", (Guid?)job.TrainDatasetVersionId), ("validation", job.ValidationDatasetVersionId), ("test", job.TestDatasetVersionId) }
+            .Where(d => d.Item2 is not null).ToList();
+        var versionIds = ids.Select(d => d.Item2!.Value).ToList();
+        var datasets = await db.DatasetVersions.AsNoTracking().Include(v => v.Dataset)
+            .Where(v => versionIds.Contains(v.Id)).ToDictionaryAsync(v => v.Id, ct);
+        return ids.Where(d => datasets.ContainsKey(d.Item2!.Value))
+            .Select(d => datasets[d.Item2!.Value] is var v ? new DatasetLineage(d.Item1, v.Dataset!.Name, v.Version, v.Id) : null!)
+            .ToList();
     }
 
     /// <summary>

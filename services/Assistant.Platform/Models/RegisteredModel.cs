@@ -30,7 +30,7 @@ public sealed class ModelVersion
     public Guid ModelId { get; set; }
     public RegisteredModel? Model { get; set; }
     public int Version { get; set; }
-    /// <summary>starter, import or job.</summary>
+    /// <summary>starter, import, job, or checkpoint (a checkpoint of a job registered on request).</summary>
     public required string Source { get; set; }
     public string? JobId { get; set; }
     public Guid? BaseModelVersionId { get; set; }

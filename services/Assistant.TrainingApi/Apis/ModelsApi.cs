@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Assistant.Platform.Datasets;
+using Assistant.Platform.Jobs;
 using Assistant.Platform.Models;
 using Assistant.Platform.Persistence;
 using Assistant.Platform.Security;
@@ -36,6 +37,8 @@ public sealed record AliasMoveResultDto(string Alias, int? FromVersion, int? ToV
 
 public sealed record ImportPathRequest(string? Path, string? Name, string? Description);
 
+public sealed record RegisterCheckpointRequest(string? JobId, int? Step, string? Description);
+
 /// <summary>
 /// The model registry under <c>/api/models</c>: models with their versions and lineage, aliases and their history,
 /// and imports of Hugging Face folders as base models. Alias changes are announced to inference replicas.
@@ -54,6 +57,9 @@ public static class ModelsApi
             .WithSummary("A model's versions with lineage (job, datasets, base model, hyperparameters, metrics, platform version, artifact), aliases and alias history.");
         api.MapPut("/{name}/aliases/{alias}", MoveAlias).WithName("MoveModelAlias").RequireScope(ApiScopes.Train)
             .WithSummary("Point an alias at a version ({version, reason, force}); the move is recorded. Moving production to a version that evaluates worse than the current one is refused unless force.");
+        api.MapPost("/{name}/versions", RegisterCheckpoint).WithName("RegisterCheckpoint").RequireScope(ApiScopes.Train)
+            .WithSummary("Register a finished full fine-tune's checkpoint ({job_id, step, description}) as the next version of model {name}, e.g. its best one; the weights are copied, so the version outlives the job.")
+            .Produces<ModelVersionDto>(StatusCodes.Status201Created).ProducesValidationProblem();
         api.MapDelete("/{name}/aliases/{alias}", DeleteAlias).WithName("DeleteModelAlias").RequireScope(ApiScopes.Train)
             .WithSummary("Remove an alias (?reason=); the removal is recorded.");
         return app;
@@ -96,6 +102,69 @@ public static class ModelsApi
             aliases.Where(a => a.Value == v.Version).Select(a => a.Key).Order().ToList(), v.Description, v.CreatedBy, v.CreatedAt)).ToList();
         return new ModelDto(model.Name, model.Kind, model.Description, model.CreatedAt, versions, aliases,
             history.Select(m => new AliasMoveDto(m.Alias, m.FromVersion, m.ToVersion, m.MovedBy, m.Reason, m.MovedAt)).ToList());
+    }
+
+    /// <summary>What a checkpoint holds only to resume training; the rest (config, weights, tokenizer) is the model.</summary>
+    private static readonly HashSet<string> TrainingStateFiles = ["optimizer.bin", "rng_state.bin", "trainer_state.json", "training_config.json", "complete"];
+
+    private static async Task<Created<ModelVersionDto>> RegisterCheckpoint(
+        string name, HttpContext http, PlatformDbContext db, ModelRegistry registry, ArtifactStore artifacts, CancellationToken ct)
+    {
+        var request = await RequestBody.ReadAsync<RegisterCheckpointRequest>(http.Request, ct);
+        if (!ModelRegistry.IsValidName(name))
+        {
+            throw ApiProblem.Invalid("name", $"'{name}' is not a model name: use {ModelRegistry.NameRule}.");
+        }
+        if (string.IsNullOrWhiteSpace(request.JobId))
+        {
+            throw ApiProblem.Invalid("job_id", "job_id names the job whose checkpoint to register.");
+        }
+        if (request.Step is not ({ } step and >= 0))
+        {
+            throw ApiProblem.Invalid("step", "step is the step number of one of the job's checkpoints.");
+        }
+        if (request.Description is { Length: > 2000 })
+        {
+            throw ApiProblem.Invalid("description", "The description is longer than 2000 characters.");
+        }
+        var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == request.JobId, ct)
+            ?? throw ApiProblem.NotFound("job_id", $"Job '{request.JobId}' was not found.");
+        if (job.Status is not (JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled))
+        {
+            throw ApiProblem.Conflict("job_id", $"Job {job.Id} is {job.Status}; register its checkpoints once it has finished.");
+        }
+        if (job.Method == "lora")
+        {
+            throw ApiProblem.Conflict("job_id", $"Job {job.Id} trained LoRA adapters: its checkpoints hold only the adapters, not a model to serve.");
+        }
+        var checkpoint = await db.JobCheckpoints.AsNoTracking().FirstOrDefaultAsync(c => c.JobId == job.Id && c.Step == step, ct)
+            ?? throw ApiProblem.NotFound("step", $"Job {job.Id} has no checkpoint at step {step}; GET /api/jobs/{job.Id}/checkpoints lists them.");
+        if (await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Name == name, ct) is { Kind: ModelKind.Base })
+        {
+            throw ApiProblem.Conflict("name", $"'{name}' is a base model; register the checkpoint under a trained model's name.");
+        }
+
+        // The model's own copy of the weights: the job's checkpoints go when the job is deleted.
+        var prefix = $"models/{name}/{Guid.NewGuid():N}/";
+        var copied = 0;
+        foreach (var (key, _) in await artifacts.ListAsync(checkpoint.ObjectPrefix, ct))
+        {
+            var file = key[checkpoint.ObjectPrefix.Length..];
+            if (TrainingStateFiles.Contains(file))
+            {
+                continue;
+            }
+            await using var content = await artifacts.OpenReadAsync(key, ct);
+            await artifacts.PutAsync(prefix + file, content, ct: ct);
+            copied++;
+        }
+        if (copied == 0)
+        {
+            throw ApiProblem.Conflict("step", $"The files of job {job.Id}'s checkpoint at step {step} are no longer in storage.");
+        }
+        var version = await registry.RegisterCheckpointVersionAsync(job, step, name, prefix, checkpoint.Metrics, request.Description, Caller.Of(http), ct);
+        var dto = (await LoadAsync(name, db, artifacts, ct)).Versions.Single(v => v.Version == version.Version);
+        return TypedResults.Created($"/api/models/{name}", dto);
     }
 
     private static async Task<Ok<AliasMoveResultDto>> MoveAlias(

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Assistant.Web.Gateway;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using CompareModel = Assistant.Web.Pages.CompareModel;
 
 namespace Assistant.Web.Pages.Jobs;
 
@@ -24,6 +25,18 @@ public sealed class JobForm
     public string? LoraR { get; set; } = "8";
     /// <summary>Any other hyperparameters, one <c>key=value</c> per line.</summary>
     public string? Other { get; set; }
+
+    /// <summary>job, or sweep: the same body with some hyperparameters given as lists of values, one job per trial.</summary>
+    public string Create { get; set; } = "job";
+    public string SweepSearch { get; set; } = "grid";
+    public string? SweepMaxTrials { get; set; }
+    // Values to try per hyperparameter, comma separated; a swept value replaces the fixed one above.
+    public string? SweepLearningRate { get; set; }
+    public string? SweepBatchSize { get; set; }
+    public string? SweepLoraR { get; set; }
+    public string? SweepMaxSteps { get; set; }
+
+    public bool IsSweep => Create == "sweep";
 }
 
 public sealed record DatasetOption(string Ref, string Label);
@@ -56,10 +69,18 @@ public sealed class NewModel(PlatformApi api) : PageModel
     public async Task<IActionResult> OnPostAsync(CancellationToken ct)
     {
         var body = Build();
+        if (Form.IsSweep)
+        {
+            AddSweep(body);
+        }
         if (Errors.Count == 0)
         {
             try
             {
+                if (Form.IsSweep)
+                {
+                    return SweepCreated(await api.CreateSweepAsync(body, ct));
+                }
                 var job = await api.CreateJobAsync(body, ct);
                 return Redirect($"/jobs/{Uri.EscapeDataString(job.Id)}");
             }
@@ -161,6 +182,83 @@ public sealed class NewModel(PlatformApi api) : PageModel
         return body;
     }
 
+    /// <summary>The hyperparameters swept (the key, the form's text, whole numbers or not) and what the form calls them.</summary>
+    private IEnumerable<(string Key, string? Text, bool Integer)> Swept() =>
+    [
+        ("learning_rate", Form.SweepLearningRate, false),
+        ("batch_size", Form.SweepBatchSize, true),
+        ("max_steps", Form.SweepMaxSteps, true),
+        .. Form.Method == "lora" ? [("lora_r", Form.SweepLoraR, true)] : Array.Empty<(string, string?, bool)>(),
+    ];
+
+    /// <summary>Turns the job body into a sweep's: search, max_trials and parameters {key: [values]}, each swept key out of the fixed ones.</summary>
+    private void AddSweep(JsonObject body)
+    {
+        var hyperparameters = (JsonObject)body["hyperparameters"]!;
+        var parameters = new JsonObject();
+        foreach (var (key, text, integer) in Swept())
+        {
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                continue;
+            }
+            var values = new JsonArray();
+            foreach (var item in text.Split(',', StringSplitOptions.TrimEntries))
+            {
+                if (integer && long.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out var whole))
+                {
+                    values.Add(whole);
+                }
+                else if (!integer && double.TryParse(item, NumberStyles.Float, CultureInfo.InvariantCulture, out var real) && double.IsFinite(real))
+                {
+                    values.Add(real);
+                }
+                else
+                {
+                    Errors[$"parameters.{key}"] = $"'{item}' is not {(integer ? "a whole number" : "a number")}: give {key} values separated by commas{(integer ? ", like 2, 4" : ", like 1e-4, 3e-4")}.";
+                    values = null;
+                    break;
+                }
+            }
+            if (values is not null)
+            {
+                parameters[key] = values;
+                hyperparameters.Remove(key);
+                // The fixed field's own error no longer applies: its value is not sent.
+                Errors.Remove($"hyperparameters.{key}");
+            }
+        }
+        if (parameters.Count == 0 && !Errors.Keys.Any(k => k.StartsWith("parameters.", StringComparison.Ordinal)))
+        {
+            Errors["parameters"] = "Give the values to try for at least one hyperparameter.";
+        }
+        body["search"] = Form.SweepSearch is "random" ? "random" : "grid";
+        body["parameters"] = parameters;
+        if (!string.IsNullOrWhiteSpace(Form.SweepMaxTrials))
+        {
+            if (int.TryParse(Form.SweepMaxTrials.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var trials))
+            {
+                body["max_trials"] = trials;
+            }
+            else
+            {
+                Errors["max_trials"] = "max_trials must be a whole number.";
+            }
+        }
+    }
+
+    /// <summary>A sweep's jobs open side by side on the compare page (a single trial opens its job).</summary>
+    private IActionResult SweepCreated(Sweep sweep)
+    {
+        TempData["Notice"] = $"Sweep created: {sweep.Jobs.Count} job{(sweep.Jobs.Count == 1 ? "" : "s")} ({sweep.Search} search).";
+        if (sweep.Jobs.Count == 1)
+        {
+            return Redirect($"/jobs/{Uri.EscapeDataString(sweep.Jobs[0].Id)}");
+        }
+        var ids = string.Join(',', sweep.Jobs.Take(CompareModel.MostRuns).Select(j => Uri.EscapeDataString(j.Id)));
+        return Redirect($"/compare?ids={ids}&sweep={sweep.Id}");
+    }
+
     /// <summary>A value typed as JSON where it is JSON (numbers, true, lists), as text otherwise (cosine).</summary>
     private static JsonNode? ParseValue(string text)
     {
@@ -178,6 +276,7 @@ public sealed class NewModel(PlatformApi api) : PageModel
     [
         "base_model", "method", "training_data", "validation_data", "suffix", "hyperparameters.learning_rate", "hyperparameters.max_steps",
         "hyperparameters.num_epochs", "hyperparameters.batch_size", "hyperparameters.max_length", "hyperparameters.lora_r",
+        "search", "max_trials", "parameters", "parameters.learning_rate", "parameters.batch_size", "parameters.max_steps", "parameters.lora_r",
     ];
 
     /// <summary>Where an API error is shown: next to the field it names, under the other hyperparameters, or above the form.</summary>
@@ -185,6 +284,8 @@ public sealed class NewModel(PlatformApi api) : PageModel
     {
         null => "",
         _ when FormFields.Contains(param) => param,
+        _ when param.StartsWith("parameters.", StringComparison.Ordinal) && FormFields.Contains(string.Join('.', param.Split('.').Take(2))) =>
+            string.Join('.', param.Split('.').Take(2)),
         "model_name" => "base_model",
         "dataset_path" => "training_data",
         _ when param.StartsWith("hyperparameters", StringComparison.Ordinal) && !string.IsNullOrWhiteSpace(Form.Other) => OtherField,

@@ -1,4 +1,5 @@
-// Training charts as inline SVG: sparklines for the dashboard, line charts (several series over steps) for a job.
+// Training charts as inline SVG: sparklines for the dashboard, line charts (several series over steps) for a job or
+// several runs compared, with a legend that tells series apart by dash pattern as well as colour.
 (() => {
   const { el, number } = Assistant;
 
@@ -77,8 +78,13 @@
           children.push(el("line", { x1: margin.left, x2: margin.left + w, y1: py, y2: py, class: "grid-line" }));
           children.push(el("text", { x: margin.left - 6, y: py + 4, "text-anchor": "end", class: "tick", text: number(value) }));
         }
-        children.push(el("text", { x: margin.left, y: this.height - 6, class: "tick", text: `step ${Math.round(x0)}` }));
-        children.push(el("text", { x: margin.left + w, y: this.height - 6, "text-anchor": "end", class: "tick", text: `step ${Math.round(x1)}` }));
+        // Step labels along the x axis: both ends, and whole steps between them when there is room.
+        const ticks = stepTicks(x0, x1);
+        ticks.forEach((step, i) => {
+          const anchor = i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle";
+          children.push(el("line", { x1: x(step), x2: x(step), y1: margin.top + h, y2: margin.top + h + 4, class: "grid-line" }));
+          children.push(el("text", { x: x(step), y: this.height - 6, "text-anchor": anchor, class: "tick", text: i === 0 ? `step ${Math.round(step)}` : String(Math.round(step)) }));
+        });
 
         for (const s of this.series) {
           const points = [...this.data.get(s.key).entries()].sort((a, b) => a[0] - b[0]);
@@ -110,6 +116,26 @@
       }).join("; ");
     }
   }
+
+  /** Step labels from x0 to x1: both ends, and round steps (a stride of 1, 2 or 5 times a power of ten) between them. */
+  function stepTicks(x0, x1) {
+    const span = x1 - x0;
+    if (span < 2) return [x0, x1];
+    const rough = span / 5, power = 10 ** Math.floor(Math.log10(rough));
+    const stride = Math.max(1, [1, 2, 5, 10].map(m => m * power).find(s => s >= rough));
+    const ticks = [x0];
+    for (let step = Math.ceil((x0 + stride / 2) / stride) * stride; step <= x1 - stride / 2; step += stride) ticks.push(step);
+    ticks.push(x1);
+    return ticks;
+  }
+
+  /** A legend for a chart's series: each a short line drawn with the series' colour and dash pattern, then its label. */
+  Assistant.legend = (container, series) => {
+    container.replaceChildren(...series.map(s => el("li", { "data-series": s.key },
+      el("svg", { class: "legend-line", viewBox: "0 0 36 10", width: 36, height: 10, "aria-hidden": "true" },
+        el("line", { x1: 1, x2: 35, y1: 5, y2: 5, stroke: s.color, "stroke-dasharray": s.dash, "stroke-width": 3 })),
+      el("span", { text: s.label }))));
+  };
 
   Assistant.LineChart = LineChart;
 })();

@@ -1,5 +1,6 @@
 // A job's page, live: the web app relays the job's SSE stream (?handler=Stream) and this draws what arrives,
-// without a reload: charts, progress, status, timeline, events and checkpoints.
+// without a reload: charts, progress, status, timeline, events, checkpoints and the samples of each evaluation; and an
+// evaluation started from the page is followed until it ends.
 (() => {
   const { el, time, statusLabel } = Assistant;
   const initial = JSON.parse(document.getElementById("job-data").textContent);
@@ -47,6 +48,7 @@
     if (job.result_model) {
       const m = job.result_model;
       document.getElementById("job-result").replaceChildren(el("a", { href: `/models/${encodeURIComponent(m.name)}`, text: `${m.name}@${m.version}` }));
+      document.getElementById("register-result").replaceChildren("Registered: ", el("a", { href: `/models/${encodeURIComponent(m.name)}`, text: `${m.name}@${m.version}` }));
     }
     document.getElementById("cancel-form").hidden = finished(job.status) || job.cancel_requested === true;
     document.getElementById("deploy-form").hidden = job.status !== "succeeded";
@@ -69,6 +71,45 @@
     }
     if (e.type === "eval" && e.data && Number.isFinite(e.data.valid_loss)) charts.loss.add("valid_loss", e.data.step, e.data.valid_loss);
     if (e.type === "checkpoint") refreshCheckpoints();
+    if ((e.type === "eval" || e.type === "test") && Array.isArray(e.data?.samples) && e.data.samples.length > 0) addSamples(e);
+  }
+
+  /** An evaluation's samples, newest first, as _Samples.cshtml draws them. */
+  function addSamples(e) {
+    if (document.querySelector(`#sample-sets [data-event="${e.id}"]`)) return;
+    const step = Number.isFinite(e.data.step) ? e.data.step : null;
+    const part = (title, cls, text) => el("div", { class: "sample-part" }, el("h4", { text: title }), el("p", { class: cls, text: text ?? "" }));
+    document.getElementById("sample-sets").prepend(el("article", { class: "sample-set", "data-event": e.id, "data-step": step, "aria-labelledby": `samples-${e.id}` },
+      el("h3", { id: `samples-${e.id}` }, `${e.type === "test" ? "Test" : "Evaluation"}${step === null ? "" : ` at step ${step}`} `,
+        el("span", { class: "muted small", text: e.message })),
+      e.data.samples.map(s => el("div", { class: "sample" },
+        part("Prompt", "sample-prompt", s.prompt), part("Reference answer", "sample-reference", s.reference), part("Generated answer", "sample-generated", s.generated)))));
+    document.getElementById("samples-empty").hidden = true;
+  }
+
+  // An evaluation runs on a worker after the job ended: poll it until it is done, then show its metrics.
+  const evaluation = document.getElementById("evaluation");
+  if (evaluation && !finished(evaluation.dataset.status)) followEvaluation(evaluation);
+
+  async function followEvaluation(box) {
+    const url = `${base}?handler=Evaluation&evaluation=${encodeURIComponent(box.dataset.id)}`;
+    for (;;) {
+      await new Promise(resolve => setTimeout(resolve, 2000));
+      let e;
+      try { e = await Assistant.getJson(url); } catch (error) { document.getElementById("evaluation-status").textContent = `unknown: ${error.message}`; return; }
+      box.dataset.status = e.status;
+      const badge = document.getElementById("evaluation-status");
+      badge.textContent = statusLabel(e.status);
+      badge.className = `badge status-${e.status}`;
+      if (!finished(e.status)) continue;
+      const error = document.getElementById("evaluation-error");
+      error.hidden = !e.error;
+      error.textContent = e.error ?? "";
+      const metrics = Object.entries(e.metrics ?? {}).filter(([, v]) => typeof v === "number");
+      document.getElementById("evaluation-metrics").replaceChildren(...metrics.map(([name, value]) =>
+        el("div", {}, el("dt", { text: name }), el("dd", { text: Assistant.number(value) }))));
+      return;
+    }
   }
 
   async function refreshCheckpoints() {
