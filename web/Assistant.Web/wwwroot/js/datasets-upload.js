@@ -55,10 +55,14 @@
       lines.append(el("li", { class: "muted", text: `… and ${(problem.totalErrors ?? problem.total_errors) - problem.lines.length} more` }));
     }
     // Field problems (name, format…) go next to their field; a field the form lacks is listed.
+    let placed = 0, fields = 0;
     for (const [param, messages] of Object.entries(problem.fields ?? {})) {
-      if (!fieldError(param, messages.join(" "))) lines.append(el("li", {}, el("strong", { text: `${param}: ` }), messages.join(" ")));
+      fields++;
+      if (fieldError(param, messages.join(" "))) placed++;
+      else lines.append(el("li", {}, el("strong", { text: `${param}: ` }), messages.join(" ")));
     }
-    if (!problem.fields && problem.param && !problem.lines?.length) fieldError(problem.param, problem.detail);
+    if (!problem.fields && problem.param && !problem.lines?.length && fieldError(problem.param, problem.detail)) placed = fields = 1;
+    if (fields > 0 && placed === fields) detail.textContent = "Nothing was stored: see the fields marked below.";
     errors.hidden = false;
     errors.focus?.();
   }
