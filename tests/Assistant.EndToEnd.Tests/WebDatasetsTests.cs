@@ -52,7 +52,9 @@ public sealed class WebDatasetsTests(PlatformFixture fixture, BrowserFixture bro
         await page.GetByRole(AriaRole.Button, new() { Name = "Upload" }).ClickAsync();
 
         await page.WaitForURLAsync(new Regex($"/datasets/{name}/1$"), new() { Timeout = 60_000 });
-        Assert.Contains("100|100|100%", seen);
+        // The page reports each value as it shows it; the last report may land just after the navigation.
+        var reported = Task.Run(async () => { while (!seen.Contains("100|100|100%")) await Task.Delay(50, Ct); }, Ct);
+        Assert.True(await Task.WhenAny(reported, Task.Delay(5_000, Ct)) == reported, $"The progress bar never showed 100%: {string.Join(", ", seen)}");
 
         var version = await GetJsonAsync(api, $"/api/datasets/{name}/versions/1");
         Assert.Equal("support-conversations.jsonl", version.GetProperty("source_file_name").GetString());
