@@ -22,6 +22,17 @@ public sealed class WebDatasetsTests(PlatformFixture fixture, BrowserFixture bro
         return doc!.RootElement.Clone();
     }
 
+    /// <summary>Opens <paramref name="path"/> as a stranger, signs in with the admin key and lands back there.</summary>
+    private async Task<IPage> SignedInAtAsync(string path, int width = 1280, int height = 800)
+    {
+        var page = await NewPageAsync(width, height);
+        await page.GotoAsync(path);
+        await page.GetByLabel("API key").FillAsync(Platform.AdminApiKey);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.WaitForURLAsync(new Regex(Regex.Escape(path) + "$"), new() { Timeout = 30_000 });
+        return page;
+    }
+
     private static Task<bool> ScrollsSidewaysAsync(IPage page) =>
         page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth > window.innerWidth");
 
@@ -30,8 +41,7 @@ public sealed class WebDatasetsTests(PlatformFixture fixture, BrowserFixture bro
     {
         using var api = Api();
         var name = DatasetsApiTests.UniqueName("webup");
-        var page = await SignedInPageAsync();
-        await page.GotoAsync("/datasets");
+        var page = await SignedInAtAsync("/datasets");
         await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Datasets");
         await ScreenshotAsync(page, "datasets");
 
@@ -83,8 +93,7 @@ public sealed class WebDatasetsTests(PlatformFixture fixture, BrowserFixture bro
             """{"messages": [{"role": "user", "content": "broken""",
             DatasetsApiTests.Chat("Is it dimmable?", "Yes, from the app."),
             JsonSerializer.Serialize(new { messages = new[] { new { role = "user", content = "Nobody answers this one" } } })) + "\n";
-        var page = await SignedInPageAsync();
-        await page.GotoAsync("/datasets");
+        var page = await SignedInAtAsync("/datasets");
 
         // A name the API refuses: the message shows next to the name field.
         await page.GetByLabel("File").SetInputFilesAsync(new FilePayload { Name = "broken.jsonl", MimeType = "application/jsonl", Buffer = Encoding.UTF8.GetBytes(content) });
@@ -123,8 +132,7 @@ public sealed class WebDatasetsTests(PlatformFixture fixture, BrowserFixture bro
         var name = DatasetsApiTests.UniqueName("weblab");
         var lines = Enumerable.Range(0, 30).Select(i => DatasetsApiTests.Chat($"Question number {i}?", i == 23 ? "Refunds take five days." : $"Answer {i}.")).ToList();
         (await DatasetsApiTests.UploadAsync(api, name, "labels.jsonl", string.Join("\n", lines))).EnsureSuccessStatusCode();
-        var page = await SignedInPageAsync();
-        await page.GotoAsync($"/datasets/{name}/1");
+        var page = await SignedInAtAsync($"/datasets/{name}/1");
 
         // Pages of 20, in file order, with their line numbers.
         var examples = page.Locator("li.example");
@@ -214,8 +222,7 @@ public sealed class WebDatasetsTests(PlatformFixture fixture, BrowserFixture bro
         var name = DatasetsApiTests.UniqueName("websplit");
         var lines = Enumerable.Range(0, 50).Select(i => DatasetsApiTests.Chat($"Q{i}?", $"A{i}."));
         (await DatasetsApiTests.UploadAsync(api, name, "d.jsonl", string.Join("\n", lines))).EnsureSuccessStatusCode();
-        var page = await SignedInPageAsync();
-        await page.GotoAsync($"/datasets/{name}");
+        var page = await SignedInAtAsync($"/datasets/{name}");
 
         // Ratios that do not add up: the API's refusal shows next to them and what was typed stays.
         await page.GetByLabel("Train").FillAsync("0.8");
@@ -253,7 +260,7 @@ public sealed class WebDatasetsTests(PlatformFixture fixture, BrowserFixture bro
         using var api = Api();
         var reference = await UploadSampleAsync(api, "support-conversations.jsonl", "chat");
         var name = reference[..reference.IndexOf('@')];
-        var page = await SignedInPageAsync(width: 390, height: 844);
+        var page = await SignedInAtAsync("/datasets", width: 390, height: 844);
 
         foreach (var (path, screenshot) in new[] { ("/datasets", "phone-datasets"), ($"/datasets/{name}", "phone-dataset"), ($"/datasets/{name}/1", "phone-dataset-version") })
         {
