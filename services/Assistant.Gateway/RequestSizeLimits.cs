@@ -5,7 +5,8 @@ namespace Assistant.Gateway;
 
 /// <summary>
 /// Bodies are capped at the gateway except dataset uploads and model imports, which stream through (YARP never
-/// buffers them) to the training API, where their own limit applies.
+/// buffers them) to the training API, where their own limit applies; the web UI's upload page streams on to the same
+/// API route, so it passes too.
 /// </summary>
 public static class RequestSizeLimits
 {
@@ -21,7 +22,9 @@ public static class RequestSizeLimits
     {
         var upload = HttpMethods.IsPost(context.Request.Method)
             && (context.Request.Path.Equals("/api/datasets", StringComparison.OrdinalIgnoreCase)
-                || context.Request.Path.Equals("/api/models/import", StringComparison.OrdinalIgnoreCase));
+                || context.Request.Path.Equals("/api/models/import", StringComparison.OrdinalIgnoreCase)
+                || (context.Request.Path.Equals("/datasets", StringComparison.OrdinalIgnoreCase)
+                    && string.Equals(context.Request.Query["handler"], "Upload", StringComparison.OrdinalIgnoreCase)));
         if (upload)
         {
             await next(context);

@@ -91,6 +91,7 @@ public sealed class WebUiTests(PlatformFixture fixture, BrowserFixture browser) 
         await page.GetByLabel("Max steps").FillAsync("12");
         await page.GetByLabel("Batch size").FillAsync("2");
         await page.GetByLabel("Max length").FillAsync("64");
+        await page.GetByLabel("Hold out for validation (%)").FillAsync("25");
 
         // The API's refusal shows next to the field it names, and nothing is created.
         await page.GetByLabel("Learning rate").FillAsync("-1");
@@ -133,11 +134,13 @@ public sealed class WebUiTests(PlatformFixture fixture, BrowserFixture browser) 
             await ScreenshotAsync(page, "job-detail-failed");
             Assert.Fail($"Job {id} did not succeed: {await page.Locator("#job-error").TextContentAsync()}");
         }
-        await Assertions.Expect(page.Locator("#chart-loss")).ToHaveAttributeAsync("data-points", "12");
+        // Twelve train-loss points and the held-out data's validation loss at the end.
+        await Assertions.Expect(page.Locator("#chart-loss")).ToHaveAttributeAsync("data-points", "13");
+        await Assertions.Expect(page.Locator("#chart-loss")).ToHaveAttributeAsync("aria-label", new System.Text.RegularExpressions.Regex(@"\(12 points\); validation loss: [\d.]+ at step 12 \(1 point\)"));
         Assert.True(await page.EvaluateAsync<bool>("() => window.noReload === true"), "The job page reloaded.");
         var history = await page.EvaluateAsync<JsonElement>("() => window.lossPoints");
         var counts = history.EnumerateArray().Select(h => h[0].GetInt32()).ToList();
-        Assert.True(counts.Count > 0 && counts.Zip(counts.Skip(1)).All(p => p.Second >= p.First) && counts[^1] == 12, string.Join(",", counts));
+        Assert.True(counts.Count > 0 && counts.Zip(counts.Skip(1)).All(p => p.Second >= p.First) && counts[^1] == 13, string.Join(",", counts));
         // Points arrived from the live stream while the job was still running, not only at the end.
         Assert.Contains(history.EnumerateArray(), h => h[0].GetInt32() > 0 && h[1].GetString() == "running");
         await Assertions.Expect(page.Locator("#chart-lr")).ToHaveAttributeAsync("data-points", "12");
@@ -146,6 +149,9 @@ public sealed class WebUiTests(PlatformFixture fixture, BrowserFixture browser) 
         await Assertions.Expect(page.Locator("#cancel-form")).ToBeHiddenAsync();
         await Assertions.Expect(page.Locator("#checkpoints")).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("#job-result a")).ToHaveTextAsync($"{suffix}@1");
+        // A quarter of the training data was held out for validation by the API's seeded split.
+        var created = await api.GetFromJsonAsync<JsonElement>($"/api/jobs/{id}", Ct);
+        Assert.Equal($"{data}#validation", created.GetProperty("datasets").GetProperty("validation").GetString());
         await ScreenshotAsync(page, "job-detail");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Jobs", Exact = true }).ClickAsync();

@@ -15,6 +15,8 @@ public sealed class JobForm
     public string Method { get; set; } = "full";
     public string? TrainingData { get; set; }
     public string? ValidationData { get; set; }
+    /// <summary>Percent of the training data split off for validation, instead of a validation dataset.</summary>
+    public string? HoldOut { get; set; }
     public string? Suffix { get; set; }
     // Defaults of the platform's TrainingConfig.
     public string? LearningRate { get; set; } = "0.0002";
@@ -175,11 +177,37 @@ public sealed class NewModel(PlatformApi api) : PageModel
         {
             body["validation_data"] = Form.ValidationData;
         }
+        if (!string.IsNullOrWhiteSpace(Form.HoldOut))
+        {
+            HoldOut(body);
+        }
         if (!string.IsNullOrWhiteSpace(Form.Suffix))
         {
             body["suffix"] = Form.Suffix.Trim();
         }
         return body;
+    }
+
+    /// <summary>
+    /// A share of the training data held out for validation: the API's seeded split of the dataset version (train and
+    /// validation parts, no test), which takes the place of training_data.
+    /// </summary>
+    private void HoldOut(JsonObject body)
+    {
+        const string field = "split.ratios";
+        if (!double.TryParse(Form.HoldOut!.Trim().TrimEnd('%'), NumberStyles.Float, CultureInfo.InvariantCulture, out var percent) || percent is < 1 or > 50)
+        {
+            Errors[field] = "Hold out between 1 and 50 percent of the training data (like 10).";
+            return;
+        }
+        if (!string.IsNullOrWhiteSpace(Form.ValidationData))
+        {
+            Errors[field] = "Choose validation data or a share to hold out, not both.";
+            return;
+        }
+        var share = Math.Round(percent / 100, 4);
+        body.Remove("training_data");
+        body["split"] = new JsonObject { ["dataset"] = Form.TrainingData, ["ratios"] = new JsonArray(1 - share, share, 0.0) };
     }
 
     /// <summary>The hyperparameters swept (the key, the form's text, whole numbers or not) and what the form calls them.</summary>
@@ -274,7 +302,7 @@ public sealed class NewModel(PlatformApi api) : PageModel
 
     private static readonly HashSet<string> FormFields =
     [
-        "base_model", "method", "training_data", "validation_data", "suffix", "hyperparameters.learning_rate", "hyperparameters.max_steps",
+        "base_model", "method", "training_data", "validation_data", "split.ratios", "suffix", "hyperparameters.learning_rate", "hyperparameters.max_steps",
         "hyperparameters.num_epochs", "hyperparameters.batch_size", "hyperparameters.max_length", "hyperparameters.lora_r",
         "search", "max_trials", "parameters", "parameters.learning_rate", "parameters.batch_size", "parameters.max_steps", "parameters.lora_r",
     ];
@@ -287,7 +315,8 @@ public sealed class NewModel(PlatformApi api) : PageModel
         _ when param.StartsWith("parameters.", StringComparison.Ordinal) && FormFields.Contains(string.Join('.', param.Split('.').Take(2))) =>
             string.Join('.', param.Split('.').Take(2)),
         "model_name" => "base_model",
-        "dataset_path" => "training_data",
+        "dataset_path" or "split.dataset" => "training_data",
+        "split" => "split.ratios",
         _ when param.StartsWith("hyperparameters", StringComparison.Ordinal) && !string.IsNullOrWhiteSpace(Form.Other) => OtherField,
         _ => "",
     };

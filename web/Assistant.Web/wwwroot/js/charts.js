@@ -112,7 +112,7 @@
         const points = [...this.data.get(s.key).entries()].sort((a, b) => a[0] - b[0]);
         if (points.length === 0) return `${s.label}: no data yet`;
         const [step, value] = points[points.length - 1];
-        return `${s.label}: ${number(value)} at step ${step} (${points.length} points)`;
+        return `${s.label}: ${number(value)} at step ${step} (${points.length} point${points.length === 1 ? "" : "s"})`;
       }).join("; ");
     }
   }
