@@ -232,10 +232,10 @@ internal sealed class OnDemandModels : BackgroundService
         }
     }
 
+    // Not disposing `stopping`: the container disposes this instance twice (as itself and as a hosted service).
     public override void Dispose()
     {
         stopping.Cancel();
-        stopping.Dispose();
         base.Dispose();
     }
 }
