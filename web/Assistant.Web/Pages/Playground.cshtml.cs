@@ -11,8 +11,8 @@ public sealed record ChatMessage(string Role, string Content);
 /// <summary>What the playground sends; the web app forwards it to <c>/v1/chat/completions</c> with <c>stream: true</c>.</summary>
 public sealed record ChatRequest(string? Model, IReadOnlyList<ChatMessage>? Messages, double? Temperature, double? TopP, int? MaxTokens);
 
-/// <summary>One entry of the model picker: the <c>model</c> sent, and how it reads.</summary>
-public sealed record ModelChoice(string Value, string Label);
+/// <summary>One entry of the model picker: the <c>model</c> sent, how it reads, and the version behind it (<c>name@N</c>, when known).</summary>
+public sealed record ModelChoice(string Value, string Label, string? Root);
 
 /// <summary>The picker's entries of one model (or of what inference serves now).</summary>
 public sealed record ModelChoiceGroup(string Label, IReadOnlyList<ModelChoice> Choices);
@@ -21,6 +21,8 @@ public sealed class PlaygroundModel(PlatformApi api, EventStreamRelay relay) : P
 {
     /// <summary>What is served now first, then every registered model: its aliases (<c>name:alias</c>), then its versions (<c>name@N</c>), newest first.</summary>
     public IReadOnlyList<ModelChoiceGroup> Groups { get; private set; } = [];
+
+    public const string ServedNow = "Served now";
 
     /// <summary>The choice selected when the page opens: <c>?model=</c> when it is listed, else the first served model.</summary>
     public string? Selected { get; private set; }
@@ -37,8 +39,8 @@ public sealed class PlaygroundModel(PlatformApi api, EventStreamRelay relay) : P
             var served = (await api.ListServedModelCardsAsync(ct)).Data;
             if (served.Count > 0)
             {
-                groups.Add(new ModelChoiceGroup("Served now", served.Select(m => new ModelChoice(m.Id,
-                    m.Alias is null ? $"{m.Id} (loaded on demand)" : $"{m.Id} ({m.Alias} → v{m.Version})")).ToList()));
+                groups.Add(new ModelChoiceGroup(ServedNow, served.Select(m => new ModelChoice(m.Id,
+                    m.Alias is null ? $"{m.Id} (loaded on demand)" : $"{m.Id} ({m.Alias} → v{m.Version})", m.Root)).ToList()));
                 AnyServed = true;
             }
         }
@@ -83,8 +85,8 @@ public sealed class PlaygroundModel(PlatformApi api, EventStreamRelay relay) : P
                 gate.Release();
             }
             var name = summary.Name;
-            var choices = aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => new ModelChoice($"{name}:{a.Key}", $"{name}:{a.Key} → v{a.Value}"))
-                .Concat(versions.Select(v => new ModelChoice($"{name}@{v}", $"{name}@{v}")))
+            var choices = aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => new ModelChoice($"{name}:{a.Key}", $"{name}:{a.Key} → v{a.Value}", $"{name}@{a.Value}"))
+                .Concat(versions.Select(v => new ModelChoice($"{name}@{v}", $"{name}@{v}", $"{name}@{v}")))
                 .ToList();
             return new ModelChoiceGroup(name, choices);
         }));

@@ -43,7 +43,9 @@
     answer.parentElement.setAttribute("aria-busy", "true");
     const system = document.getElementById("chat-system").value.trim();
     const model = picker.value;
-    const served = picker.selectedOptions[0]?.parentElement?.label === "Served now";
+    // Served now when the version behind the choice is one of those inference listed; otherwise it loads on demand first.
+    const root = picker.selectedOptions[0]?.dataset.root;
+    const served = [...picker.querySelectorAll("option[data-served]")].some(o => o.dataset.root === root);
     showStatus(served ? `Waiting for ${model}…` : `Loading ${model}…`);
     const body = {
       model,
