@@ -53,7 +53,7 @@ public sealed class WebPlaygroundTests(PlatformFixture fixture, BrowserFixture b
         await page.GotoAsync($"/jobs/{ids[0]}");
         await Assertions.Expect(page.GetByLabel("Alias", new() { Exact = true })).ToHaveValueAsync("production");
         await page.GetByRole(AriaRole.Button, new() { Name = "Deploy", Exact = true }).ClickAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync($"Deployed: production of {deployedName} now points at version 1.");
+        await Assertions.Expect(page.Locator("p.notice[role=status]")).ToHaveTextAsync($"Deployed: production of {deployedName} now points at version 1.");
         await ScreenshotAsync(page, "job-deployed");
         await WaitUntilServedAsync(api, deployedName, 1);
 

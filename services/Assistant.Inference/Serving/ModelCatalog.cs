@@ -129,6 +129,9 @@ internal sealed class ModelCache(string root, ILogger logger)
             if (!keep.Contains(Path.GetFileName(folder))) TryDelete(folder);
     }
 
+    /// <summary>Deletes the folder of <paramref name="version"/> (<c>name@version</c>), if there is one.</summary>
+    public void Remove(string version) => TryDelete(Path.Combine(root, version));
+
     void TryDelete(string folder)
     {
         try

@@ -42,6 +42,7 @@ internal sealed class OnDemandModels : BackgroundService
     {
         (this.host, this.catalog, this.options, this.telemetry, this.logger) = (host, catalog, options.Value, telemetry, logger);
         cache = new ModelCache(Path.Combine(this.options.CacheDir!, CacheFolder), logger);
+        cache.Prune(new HashSet<string>()); // what an earlier run of this replica left
         telemetry.ObserveOnDemand(() => Loaded);
     }
 
@@ -152,7 +153,7 @@ internal sealed class OnDemandModels : BackgroundService
         slots.Remove(slot.Version.Info.Root);
         slot.Model!.Retire();
         logger.LogInformation("Unloading on-demand {Model} {Why}", slot.Version.Info.Root, why);
-        cache.Prune(slots.Keys.ToHashSet(StringComparer.Ordinal));
+        cache.Remove(slot.Version.Info.Root); // not a prune: other versions may be downloading beside it
     }
 
     async Task<ServedModel> LoadAsync(Slot slot)
@@ -181,7 +182,7 @@ internal sealed class OnDemandModels : BackgroundService
             lock (gate)
             {
                 if (slots.GetValueOrDefault(info.Root) == slot) slots.Remove(info.Root);
-                cache.Prune(slots.Keys.ToHashSet(StringComparer.Ordinal));
+                cache.Remove(info.Root);
             }
             logger.LogError(e, "Could not load {Model} on demand", info.Root);
             StateChanged?.Invoke();
