@@ -66,6 +66,8 @@ public sealed class WebPlaygroundTests(PlatformFixture fixture, BrowserFixture b
         Assert.All(labels.SkipLast(1), label => Assert.StartsWith($"{deployedName}:", label));
         await Assertions.Expect(page.Locator($"#chat-model optgroup[label='Served now'] option[value='{deployedName}']")).ToHaveCountAsync(1);
         Assert.Equal([$"{otherName}@1"], await page.Locator($"#chat-model optgroup[label='{otherName}'] option[value='{otherName}@1']").AllTextContentsAsync());
+        await Assertions.Expect(page.Locator($"#chat-model option[value='{deployedName}@1']")).ToHaveAttributeAsync("data-served", "true");
+        await Assertions.Expect(page.Locator($"#chat-model option[value='{otherName}@1']")).ToHaveAttributeAsync("data-served", "false");
         await picker.SelectOptionAsync($"{deployedName}@1");
         await page.GetByLabel("Max tokens").FillAsync("64");
         await page.EvaluateAsync(WatchScript);

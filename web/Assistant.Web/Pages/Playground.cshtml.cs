@@ -12,7 +12,7 @@ public sealed record ChatMessage(string Role, string Content);
 public sealed record ChatRequest(string? Model, IReadOnlyList<ChatMessage>? Messages, double? Temperature, double? TopP, int? MaxTokens);
 
 /// <summary>One entry of the model picker: the <c>model</c> sent, how it reads, and the version behind it (<c>name@N</c>, when known).</summary>
-public sealed record ModelChoice(string Value, string Label, string? Root);
+public sealed record ModelChoice(string Value, string Label, string? Root, bool Served = false);
 
 /// <summary>The picker's entries of one model (or of what inference serves now).</summary>
 public sealed record ModelChoiceGroup(string Label, IReadOnlyList<ModelChoice> Choices);
@@ -56,7 +56,9 @@ public sealed class PlaygroundModel(PlatformApi api, EventStreamRelay relay) : P
         {
             RegistryError = problem.Detail;
         }
-        Groups = groups;
+        // A choice whose version inference serves now answers at once; any other is loaded on demand first.
+        var servedRoots = groups.Where(g => g.Label == ServedNow).SelectMany(g => g.Choices).Select(c => c.Root).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        Groups = groups.Select(g => g with { Choices = g.Choices.Select(c => c with { Served = c.Root is not null && servedRoots.Contains(c.Root) }).ToList() }).ToList();
         var all = groups.SelectMany(g => g.Choices).Select(c => c.Value).ToList();
         Selected = model is not null && all.Contains(model) ? model : all.FirstOrDefault();
     }

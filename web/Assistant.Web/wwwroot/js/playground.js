@@ -43,9 +43,8 @@
     answer.parentElement.setAttribute("aria-busy", "true");
     const system = document.getElementById("chat-system").value.trim();
     const model = picker.value;
-    // Served now when the version behind the choice is one of those inference listed; otherwise it loads on demand first.
-    const root = picker.selectedOptions[0]?.dataset.root;
-    const served = [...picker.querySelectorAll("option[data-served]")].some(o => o.dataset.root === root);
+    // Served now when the version behind the choice is one inference listed (the page marks it); otherwise it loads on demand first.
+    const served = picker.selectedOptions[0]?.dataset.served === "true";
     showStatus(served ? `Waiting for ${model}…` : `Loading ${model}…`);
     const body = {
       model,
