@@ -108,6 +108,14 @@ public sealed class WebPlaygroundTests(PlatformFixture fixture, BrowserFixture b
         await Assertions.Expect(page.Locator("#chat-error")).ToContainTextAsync($"Unknown model: The model '{otherName}@9' does not exist");
         await Assertions.Expect(page.GetByLabel("Message")).ToHaveValueAsync("Still there?");
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "The playground scrolls sideways.");
+
+        // At phone width the picker and the conversation fit the screen.
+        var phone = await NewPageAsync(width: 390, height: 844);
+        await SignInAsync(phone, Platform.AdminApiKey);
+        await phone.WaitForURLAsync(new Uri(BaseAddress, "/").ToString());
+        await phone.GotoAsync("/playground");
+        await Assertions.Expect(phone.GetByLabel("Model", new() { Exact = true })).ToBeVisibleAsync();
+        Assert.True(await phone.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "The playground scrolls sideways at phone width.");
     }
 
     /// <summary>Waits until every live inference replica serves <paramref name="name"/>@<paramref name="version"/> for production.</summary>
