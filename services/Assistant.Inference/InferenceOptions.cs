@@ -26,6 +26,12 @@ public sealed class InferenceOptions
     /// <summary>Requests that may wait for a slot per model; one more is refused at once (429).</summary>
     public int QueueLimit { get; set; } = 64;
 
+    /// <summary>Versions this replica loads on demand (a request naming <c>name@N</c> or <c>name:alias</c> it does not serve); 0 = none.</summary>
+    public int OnDemandCapacity { get; set; } = 2;
+
+    /// <summary>Seconds an on-demand version stays loaded with no request before it is unloaded.</summary>
+    public double OnDemandIdleSeconds { get; set; } = 600;
+
     /// <summary>Static mode: serve this model folder, with no registry, object store or Redis.</summary>
     public string? ModelFolder { get; set; }
 
@@ -58,6 +64,8 @@ internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOpti
         if (options.QueueLimit < 0) errors.Add($"Inference:QueueLimit is {options.QueueLimit}; it must be 0 or more.");
         if (!(options.PollSeconds > 0)) errors.Add($"Inference:PollSeconds is {options.PollSeconds}; it must be more than 0.");
         if (!(options.ReplicaStateSeconds > 0)) errors.Add($"Inference:ReplicaStateSeconds is {options.ReplicaStateSeconds}; it must be more than 0.");
+        if (options.OnDemandCapacity < 0) errors.Add($"Inference:OnDemandCapacity is {options.OnDemandCapacity}; it must be 0 or more.");
+        if (!(options.OnDemandIdleSeconds > 0)) errors.Add($"Inference:OnDemandIdleSeconds is {options.OnDemandIdleSeconds}; it must be more than 0.");
         if (string.IsNullOrWhiteSpace(options.Alias)) errors.Add("Inference:Alias is empty.");
         if (options.IsStatic && !Directory.Exists(options.ModelFolder))
             errors.Add($"Inference:ModelFolder '{options.ModelFolder}' does not exist.");

@@ -70,6 +70,8 @@ public static class InferenceServiceExtensions
         }
         services.AddSingleton<AliasFollower>();
         services.AddHostedService(provider => provider.GetRequiredService<AliasFollower>());
+        services.AddSingleton<OnDemandModels>();
+        services.AddHostedService(provider => provider.GetRequiredService<OnDemandModels>());
         return builder;
     }
 }

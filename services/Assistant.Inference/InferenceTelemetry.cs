@@ -38,16 +38,24 @@ internal sealed class InferenceTelemetry
     public Counter<long> PromptTokens { get; }
     public Counter<long> Requests { get; }
 
-    /// <summary>Gauges of what <paramref name="host"/> serves, read when metrics are collected.</summary>
+    /// <summary>Gauges of what <paramref name="host"/> serves (and the on-demand versions, once observed), read when metrics are collected.</summary>
     public void Observe(ModelHost host)
     {
-        meter.CreateObservableGauge("assistant.inference.requests.running", () => host.Served.Select(m => Measure(m, m.Engine.Running)),
+        IEnumerable<ServedModel> All() => host.Served.Concat(onDemand());
+        meter.CreateObservableGauge("assistant.inference.requests.running", () => All().Select(m => Measure(m, m.Engine.Running)),
             "{request}", "Requests holding a decode slot.");
-        meter.CreateObservableGauge("assistant.inference.requests.waiting", () => host.Served.Select(m => Measure(m, m.Engine.Waiting)),
+        meter.CreateObservableGauge("assistant.inference.requests.waiting", () => All().Select(m => Measure(m, m.Engine.Waiting)),
             "{request}", "Requests queued for a decode slot.");
         meter.CreateObservableGauge("assistant.inference.model.info", () => host.Served.Select(m => Measure(m, 1)),
-            null, "1 for every model version this replica serves.");
+            null, "1 for every model version this replica serves for its alias.");
+        meter.CreateObservableGauge("assistant.inference.model.on_demand", () => onDemand().Select(m => Measure(m, 1)),
+            null, "1 for every model version this replica has loaded on demand.");
     }
+
+    Func<IEnumerable<ServedModel>> onDemand = () => [];
+
+    /// <summary>Adds the versions loaded on demand to the gauges.</summary>
+    public void ObserveOnDemand(Func<IEnumerable<ServedModel>> loaded) => onDemand = loaded;
 
     static Measurement<int> Measure(ServedModel model, int value) => new(value, model.Tags);
 

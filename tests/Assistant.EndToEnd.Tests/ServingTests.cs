@@ -297,4 +297,43 @@ public sealed class ServingTests(PlatformFixture fixture)
         Assert.True(exit == 0, output + error);
         Assert.NotEqual("", output.Trim('\n'));
     }
+
+    [Fact]
+    public async Task A_version_that_is_not_deployed_answers_by_name_and_version_through_the_gateway_loaded_on_demand()
+    {
+        // A model of its own, registered and never deployed: no replica serves it until a request names it.
+        var name = DatasetsApiTests.UniqueName("ondemand");
+        var folder = Path.Combine(Path.GetTempPath(), $"assistant-serve-{Guid.NewGuid():N}");
+        var (exit, output, error) = await CliTests.RunAsync("model", "init", "--arch", "llama", "--preset", "tiny", "--seed", "7", "--out", folder);
+        Assert.True(exit == 0, output + error);
+        using var gateway = Platform.CreateGatewayClient();
+        using (var imported = await gateway.PostAsJsonAsync("/api/models/import", new { path = folder, name }, Ct))
+            Assert.True(imported.IsSuccessStatusCode, await imported.Content.ReadAsStringAsync(Ct));
+        var client = Client();
+        var served = await client.GetOpenAIModelClient().GetModelsAsync(Ct);
+        Assert.DoesNotContain(served.Value, m => m.Id == name || m.Id == $"{name}@1");
+
+        List<ChatMessage> messages = [new UserChatMessage("Where is my parcel?")];
+        ChatCompletion completion = await client.GetChatClient($"{name}@1").CompleteChatAsync(messages, Greedy(12), Ct);
+        Assert.Equal($"{name}@1", completion.SystemFingerprint);
+        Assert.InRange(completion.Usage.OutputTokenCount, 1, 12);
+
+        // Streamed, and by an alias the registry resolves (latest = version 1): the same greedy text from the same version.
+        var streamed = new StringBuilder();
+        string? fingerprint = null;
+        await foreach (var update in client.GetChatClient($"{name}:latest").CompleteChatStreamingAsync(messages, Greedy(12), Ct))
+        {
+            foreach (var part in update.ContentUpdate) streamed.Append(part.Text);
+            fingerprint ??= update.SystemFingerprint;
+        }
+        Assert.Equal($"{name}@1", fingerprint);
+        Assert.Equal(completion.Content[0].Text, streamed.ToString());
+
+        // A version the registry does not have is still OpenAI's 404 on the model parameter, naming it.
+        var missing = await Assert.ThrowsAsync<ClientResultException>(() => client.GetChatClient($"{name}@9").CompleteChatAsync(messages, Greedy(4), Ct));
+        Assert.Equal(404, missing.Status);
+        var body = JsonDocument.Parse(missing.GetRawResponse()!.Content.ToString()).RootElement.GetProperty("error");
+        Assert.Equal(("model", "model_not_found"), (body.GetProperty("param").GetString(), body.GetProperty("code").GetString()));
+        Assert.Contains($"{name}@9", body.GetProperty("message").GetString());
+    }
 }

@@ -144,6 +144,8 @@ public sealed class FollowerTests : IDisposable
             }
         }
 
+        public Task<CatalogVersion?> FindAsync(string reference, CancellationToken cancellationToken) => Task.FromResult<CatalogVersion?>(null);
+
         public Task DownloadAsync(CatalogVersion version, string folder, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref downloads);

@@ -115,7 +115,7 @@ internal sealed class InferenceServer : IAsyncDisposable
     public ModelHost Host => app.Services.GetRequiredService<ModelHost>();
     public IServiceProvider Services => app.Services;
 
-    public static WebApplication Build(IDictionary<string, string?> settings)
+    public static WebApplication Build(IDictionary<string, string?> settings, Action<IServiceCollection>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production", ApplicationName = "Assistant.Inference" });
         builder.Configuration.AddInMemoryCollection(settings);
@@ -124,6 +124,7 @@ internal sealed class InferenceServer : IAsyncDisposable
         // As Program.cs:
         builder.AddServiceDefaults();
         builder.AddInference();
+        configure?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseExceptionHandler();
         app.MapDefaultEndpoints();
@@ -133,15 +134,41 @@ internal sealed class InferenceServer : IAsyncDisposable
         return app;
     }
 
-    public static async Task<InferenceServer> StartAsync(string modelFolder, string modelName = "tiny", int maxBatch = 8, int queueLimit = 64)
-    {
-        var app = Build(new Dictionary<string, string?>
+    public static Task<InferenceServer> StartAsync(string modelFolder, string modelName = "tiny", int maxBatch = 8, int queueLimit = 64) =>
+        StartAsync(new Dictionary<string, string?>
         {
             ["Inference:ModelFolder"] = modelFolder,
             ["Inference:ModelName"] = modelName,
             ["Inference:MaxBatch"] = maxBatch.ToString(),
             ["Inference:QueueLimit"] = queueLimit.ToString(),
         });
+
+    /// <summary>
+    /// The app in registry mode over <paramref name="catalog"/> instead of Postgres and S3 (connection strings that point
+    /// nowhere and are never dialled; no bucket is made), following the production alias; no Redis.
+    /// </summary>
+    public static Task<InferenceServer> StartWithCatalogAsync(IModelCatalog catalog, string cacheDir, IDictionary<string, string?>? settings = null)
+    {
+        var all = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:assistantdb"] = "Host=127.0.0.1;Port=1;Database=none;Username=none;Password=none",
+            ["ConnectionStrings:s3"] = "Endpoint=http://127.0.0.1:1;AccessKey=none;SecretKey=none",
+            ["Inference:CacheDir"] = cacheDir,
+            ["Inference:PollSeconds"] = "600",
+            ["Inference:ReplicaId"] = "replica-1",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) all[key] = value;
+        return StartAsync(all, services =>
+        {
+            services.AddSingleton(catalog);
+            foreach (var bucket in services.Where(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType?.Name == "BucketInitializer").ToList())
+                services.Remove(bucket);
+        });
+    }
+
+    public static async Task<InferenceServer> StartAsync(IDictionary<string, string?> settings, Action<IServiceCollection>? configure = null)
+    {
+        var app = Build(settings, configure);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var server = new InferenceServer(app, new Uri(address));

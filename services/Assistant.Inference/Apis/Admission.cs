@@ -22,18 +22,39 @@ internal static class Admission
     public static int ReplyBudget(int? requested, int promptTokens, int contextLength) =>
         Math.Min(requested ?? int.MaxValue, contextLength - promptTokens);
 
-    public static Refusal? TryAdmit(HttpContext http, ModelHost host, string operation, string? model, Func<TextGenerator, PreparedGeneration> prepare, int? maxTokens,
-        out Admitted? admitted)
+    /// <summary>
+    /// Leases the model (loading a version or alias this replica does not serve on demand, which the request waits for), then
+    /// admits the request to its engine; the refusal, or null with <paramref name="model"/>'s admitted request.
+    /// </summary>
+    public static async Task<(Refusal? Refusal, Admitted? Admitted)> TryAdmitAsync(HttpContext http, ModelHost host, string operation, string? model,
+        Func<TextGenerator, PreparedGeneration> prepare, int? maxTokens)
     {
-        admitted = null;
         var telemetry = http.RequestServices.GetRequiredService<InferenceTelemetry>();
         var lease = host.TryLease(model, out var refusal);
+        string? why = null;
+        // A version or another alias than the followed one: the registry may have it (static mode has no registry).
+        if (lease is null && http.RequestServices.GetService<OnDemandModels>() is { } onDemand && OnDemandModels.Names(model)
+            && !(model!.EndsWith($":{host.Alias}", StringComparison.Ordinal)))
+        {
+            try
+            {
+                var loaded = await onDemand.LeaseAsync(model, http.RequestAborted);
+                (lease, refusal, why) = (loaded.Lease, loaded.Refusal, loaded.Message);
+            }
+            catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+            {
+                return (new Refusal(RefusalKind.Unavailable, "The client left while the model was loading."), null); // nobody reads it
+            }
+        }
         if (lease is null)
         {
-            telemetry.Outcome(refusal == LeaseRefusal.NothingDeployed ? "unavailable" : "invalid", null);
-            return refusal == LeaseRefusal.NothingDeployed
-                ? new Refusal(RefusalKind.NothingDeployed, "No model is deployed yet.")
-                : new Refusal(RefusalKind.UnknownModel, $"The model '{model}' is not served here.");
+            telemetry.Outcome(refusal is LeaseRefusal.UnknownModel ? "invalid" : "unavailable", null);
+            return refusal switch
+            {
+                LeaseRefusal.NothingDeployed => (new Refusal(RefusalKind.NothingDeployed, "No model is deployed yet."), null),
+                LeaseRefusal.UnknownModel => (new Refusal(RefusalKind.UnknownModel, $"The model '{model}' is not served here."), null),
+                _ => (new Refusal(RefusalKind.Unavailable, why ?? $"'{model}' is unavailable just now."), null),
+            };
         }
         // Released when the response is complete: the version stays loaded for this request even if it is swapped out.
         http.Response.RegisterForDispose(lease);
@@ -57,15 +78,15 @@ internal static class Admission
         catch (ArgumentException e)
         {
             telemetry.Outcome("invalid", served.Tags);
-            return new Refusal(RefusalKind.InvalidInput, e.Message);
+            return (new Refusal(RefusalKind.InvalidInput, e.Message), null);
         }
         var engine = served.Engine;
         activity?.SetTag("gen_ai.usage.input_tokens", plan.PromptIds.Count);
         if (plan.PromptIds.Count >= engine.ContextLength)
         {
             telemetry.Outcome("invalid", served.Tags);
-            return new Refusal(RefusalKind.PromptTooLong,
-                $"The prompt is {plan.PromptIds.Count} tokens long; {served.Info.Root}'s context holds {engine.ContextLength}, so no room is left for a reply. Shorten it.");
+            return (new Refusal(RefusalKind.PromptTooLong,
+                $"The prompt is {plan.PromptIds.Count} tokens long; {served.Info.Root}'s context holds {engine.ContextLength}, so no room is left for a reply. Shorten it."), null);
         }
         plan = plan with { Sampling = plan.Sampling with { MaxNewTokens = ReplyBudget(maxTokens, plan.PromptIds.Count, engine.ContextLength) } };
 
@@ -77,20 +98,19 @@ internal static class Admission
         catch (ArgumentException e)
         {
             telemetry.Outcome("invalid", served.Tags);
-            return new Refusal(RefusalKind.InvalidInput, e.Message);
+            return (new Refusal(RefusalKind.InvalidInput, e.Message), null);
         }
         catch (ObjectDisposedException)
         {
-            return new Refusal(RefusalKind.Unavailable, $"{served.Info.Root} is unloading; send the request again.");
+            return (new Refusal(RefusalKind.Unavailable, $"{served.Info.Root} is unloading; send the request again."), null);
         }
         if (stream is null)
         {
             telemetry.Outcome("rejected", served.Tags);
             activity?.SetStatus(ActivityStatusCode.Error, "queue full");
-            return new Refusal(RefusalKind.QueueFull, $"{served.Info.Root} is busy: every decode slot is taken and its wait queue is full", engine.RetryAfterSeconds);
+            return (new Refusal(RefusalKind.QueueFull, $"{served.Info.Root} is busy: every decode slot is taken and its wait queue is full", engine.RetryAfterSeconds), null);
         }
-        admitted = new Admitted(served, stream, activity);
-        return null;
+        return (null, new Admitted(served, stream, activity));
     }
 
     /// <summary>Records how the request ended on its trace.</summary>

@@ -59,7 +59,7 @@ public static class GenerateApi
 
         // Greedy: the classic endpoint takes no sampling settings, and the same prompt should give the same reply.
         var options = new TextGenerationOptions { Sampling = SamplingOptions.Greedy(maxLength) };
-        var refusal = Admission.TryAdmit(http, host, "generate", model, generator => generator.PrepareChat([ChatMessage.FromUser(prompt)], options), maxLength, out var admitted);
+        var (refusal, admitted) = await Admission.TryAdmitAsync(http, host, "generate", model, generator => generator.PrepareChat([ChatMessage.FromUser(prompt)], options), maxLength);
         if (refusal is not null)
         {
             if (refusal.Kind == RefusalKind.QueueFull) http.Response.Headers.RetryAfter = refusal.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);

@@ -26,13 +26,18 @@ public static class OpenAiApi
         return app;
     }
 
-    internal static Ok<ModelList> ListModels(ModelHost host) =>
-        TypedResults.Ok(new ModelList("list", host.Served.Select(m =>
+    /// <summary>What the alias serves, by name; then the versions loaded on demand now, by <c>name@N</c> (they come and go).</summary>
+    internal static Ok<ModelList> ListModels(ModelHost host, HttpContext http)
+    {
+        static ModelCard Card(ServedModel m, string id)
         {
             var (info, lineage) = (m.Info, m.Info.Lineage);
-            return new ModelCard(info.Name, "model", info.CreatedAt.ToUnixTimeSeconds(), "assistant", lineage?.BaseModelName, info.Version, info.Alias, info.Root,
+            return new ModelCard(id, "model", info.CreatedAt.ToUnixTimeSeconds(), "assistant", lineage?.BaseModelName, info.Version, info.Alias, info.Root,
                 new ModelLineageCard(lineage?.Source ?? "folder", lineage?.BaseModel, lineage?.JobId, lineage?.Datasets?.DeepClone()));
-        }).ToList()));
+        }
+        var onDemand = http.RequestServices.GetService<OnDemandModels>()?.Loaded ?? [];
+        return TypedResults.Ok(new ModelList("list", [.. host.Served.Select(m => Card(m, m.Info.Name)), .. onDemand.Select(m => Card(m, m.Info.Root))]));
+    }
 
     static async Task<Results<Ok<ChatCompletion>, EventStream, OpenAiError, EmptyHttpResult>> ChatCompletions(HttpContext http, ModelHost host)
     {
@@ -47,7 +52,7 @@ public static class OpenAiApi
             return Invalid(http, e);
         }
 
-        var refusal = Admission.TryAdmit(http, host, "chat", request.Model, generator => generator.PrepareChat(request.Messages!, Options(request)), request.MaxTokens, out var admitted);
+        var (refusal, admitted) = await Admission.TryAdmitAsync(http, host, "chat", request.Model, generator => generator.PrepareChat(request.Messages!, Options(request)), request.MaxTokens);
         if (refusal is not null) return Refused(refusal, request.Model, "messages");
         var (id, created, model, fingerprint) = ($"chatcmpl-{Guid.NewGuid():N}", DateTimeOffset.UtcNow.ToUnixTimeSeconds(), admitted!.Model.Info.Name, admitted.Model.Info.Root);
 
@@ -86,7 +91,7 @@ public static class OpenAiApi
             return Invalid(http, e);
         }
 
-        var refusal = Admission.TryAdmit(http, host, "text_completion", request.Model, generator => generator.PrepareCompletion(request.Prompt!, Options(request)), request.MaxTokens, out var admitted);
+        var (refusal, admitted) = await Admission.TryAdmitAsync(http, host, "text_completion", request.Model, generator => generator.PrepareCompletion(request.Prompt!, Options(request)), request.MaxTokens);
         if (refusal is not null) return Refused(refusal, request.Model, "prompt");
         var (id, created, model, fingerprint) = ($"cmpl-{Guid.NewGuid():N}", DateTimeOffset.UtcNow.ToUnixTimeSeconds(), admitted!.Model.Info.Name, admitted.Model.Info.Root);
 

@@ -84,7 +84,7 @@ internal sealed class AliasFollower(
             if (loaded) failed.Remove(name);
             else failed[name] = version;
         }
-        cache.Prune(host.Served.Select(m => m.Info.Root).ToHashSet(StringComparer.Ordinal));
+        cache.Prune(host.Served.Select(m => m.Info.Root).Append(OnDemandModels.CacheFolder).ToHashSet(StringComparer.Ordinal));
     }
 
     async Task SubscribeAsync()

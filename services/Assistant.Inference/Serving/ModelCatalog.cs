@@ -13,6 +13,9 @@ internal interface IModelCatalog
     /// <summary>The versions <paramref name="alias"/> points at for <paramref name="models"/> (every model that has it when empty).</summary>
     Task<IReadOnlyList<CatalogVersion>> ResolveAsync(string alias, IReadOnlyList<string> models, CancellationToken cancellationToken);
 
+    /// <summary>The version <paramref name="reference"/> (<c>name@N</c> or <c>name:alias</c>) names; null when the registry has no such model, version or alias.</summary>
+    Task<CatalogVersion?> FindAsync(string reference, CancellationToken cancellationToken);
+
     /// <summary>Writes the version's Hugging Face folder to <paramref name="folder"/>.</summary>
     Task DownloadAsync(CatalogVersion version, string folder, CancellationToken cancellationToken);
 }
@@ -45,24 +48,43 @@ internal sealed class RegistryCatalog(IServiceScopeFactory scopes, ArtifactStore
         }
 
         var found = new List<CatalogVersion>();
-        foreach (var version in versions)
-        {
-            ModelVersion? parent = null;
-            if (version.BaseModelVersionId is Guid baseId)
-            {
-                try
-                {
-                    parent = await registry.GetVersionAsync(baseId, cancellationToken);
-                }
-                catch (ModelRegistryException e) when (e.NotFound)
-                {
-                }
-            }
-            var datasets = JsonNode.Parse(version.DatasetVersions) is JsonArray { Count: > 0 } list ? list : null;
-            var lineage = new ModelLineage(version.Source, parent is null ? null : $"{parent.Model!.Name}@{parent.Version}", parent?.Model!.Name, version.JobId, datasets);
-            found.Add(new CatalogVersion(new ModelVersionInfo(version.Model!.Name, version.Version, alias, version.CreatedAt, lineage), version.ArtifactPrefix));
-        }
+        foreach (var version in versions) found.Add(await DescribeAsync(registry, version, alias, cancellationToken));
         return found;
+    }
+
+    public async Task<CatalogVersion?> FindAsync(string reference, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var registry = scope.ServiceProvider.GetRequiredService<ModelRegistry>();
+        ModelVersion version;
+        try
+        {
+            version = await registry.ResolveAsync(reference, cancellationToken, "model");
+        }
+        catch (ModelRegistryException)
+        {
+            return null; // no such model, version or alias, or not a reference at all
+        }
+        ModelRegistry.TryParseReference(reference, out _, out _, out var alias);
+        return await DescribeAsync(registry, version, alias, cancellationToken);
+    }
+
+    static async Task<CatalogVersion> DescribeAsync(ModelRegistry registry, ModelVersion version, string? alias, CancellationToken cancellationToken)
+    {
+        ModelVersion? parent = null;
+        if (version.BaseModelVersionId is Guid baseId)
+        {
+            try
+            {
+                parent = await registry.GetVersionAsync(baseId, cancellationToken);
+            }
+            catch (ModelRegistryException e) when (e.NotFound)
+            {
+            }
+        }
+        var datasets = JsonNode.Parse(version.DatasetVersions) is JsonArray { Count: > 0 } list ? list : null;
+        var lineage = new ModelLineage(version.Source, parent is null ? null : $"{parent.Model!.Name}@{parent.Version}", parent?.Model!.Name, version.JobId, datasets);
+        return new CatalogVersion(new ModelVersionInfo(version.Model!.Name, version.Version, alias, version.CreatedAt, lineage), version.ArtifactPrefix);
     }
 
     public async Task DownloadAsync(CatalogVersion version, string folder, CancellationToken cancellationToken)
@@ -106,6 +128,9 @@ internal sealed class ModelCache(string root, ILogger logger)
         foreach (var folder in Directory.EnumerateDirectories(root))
             if (!keep.Contains(Path.GetFileName(folder))) TryDelete(folder);
     }
+
+    /// <summary>Deletes the folder of <paramref name="version"/> (<c>name@version</c>), if there is one.</summary>
+    public void Remove(string version) => TryDelete(Path.Combine(root, version));
 
     void TryDelete(string folder)
     {

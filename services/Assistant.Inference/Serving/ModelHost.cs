@@ -7,8 +7,8 @@ namespace Assistant.Inference.Serving;
 /// <param name="ServingVersion">The version answering requests meanwhile (null when none).</param>
 internal sealed record ModelStatus(string Name, int? Version, string State, DateTimeOffset? LoadedAt, string? Error, int? ServingVersion);
 
-/// <summary>Why a lease was not given.</summary>
-internal enum LeaseRefusal { None, NothingDeployed, UnknownModel }
+/// <summary>Why a lease was not given (the last three only for versions loaded on demand).</summary>
+internal enum LeaseRefusal { None, NothingDeployed, UnknownModel, Unavailable, LoadFailed, Busy }
 
 /// <summary>
 /// The models this replica serves, by name. A new version is loaded next to the current one and swapped in by one

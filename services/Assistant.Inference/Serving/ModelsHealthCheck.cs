@@ -39,6 +39,7 @@ internal sealed class ModelsHealthCheck(ModelHost host) : IHealthCheck
             Description = report.Entries.TryGetValue("models", out var entry) ? entry.Description : null,
             Alias = host.Alias,
             Models = host.Status().Select(m => new { m.Name, m.Version, m.State, m.LoadedAt, m.Error, m.ServingVersion }),
+            OnDemand = (context.RequestServices.GetService<OnDemandModels>()?.Status() ?? []).Select(m => new { m.Name, m.Version, m.State, m.LoadedAt }),
         }, Json));
     }
 }

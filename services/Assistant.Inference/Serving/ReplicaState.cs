@@ -10,7 +10,8 @@ namespace Assistant.Inference.Serving;
 /// replica id (<c>GET /api/deployments</c> reads it; a field older than <see cref="RedisKeys.InferenceReplicaStaleAfter"/> is a
 /// replica that is gone). The field is removed on a graceful shutdown.
 /// </summary>
-internal sealed class ReplicaState(ModelHost host, IConnectionMultiplexer redis, IOptions<InferenceOptions> options, ILogger<ReplicaState> logger)
+internal sealed class ReplicaState(
+    ModelHost host, IConnectionMultiplexer redis, IOptions<InferenceOptions> options, ILogger<ReplicaState> logger, OnDemandModels? onDemand = null)
     : BackgroundService
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
@@ -26,14 +27,19 @@ internal sealed class ReplicaState(ModelHost host, IConnectionMultiplexer redis,
         UpdatedAt = DateTimeOffset.UtcNow,
         Alias = host.Alias,
         Models = host.Status().Select(m => new { m.Name, m.Version, m.State, m.LoadedAt, m.Error, m.ServingVersion }),
-        Running = host.Served.Sum(m => m.Engine.Running),
-        Waiting = host.Served.Sum(m => m.Engine.Waiting),
+        // Apart from models: deployments match replicas to aliases by model name, and an on-demand version follows no alias.
+        OnDemand = (onDemand?.Status() ?? []).Select(m => new { m.Name, m.Version, m.State, m.LoadedAt }),
+        Running = Engines().Sum(e => e.Running),
+        Waiting = Engines().Sum(e => e.Waiting),
     }, Json);
+
+    IEnumerable<BatchEngine> Engines() => host.Served.Concat(onDemand?.Loaded ?? []).Select(m => m.Engine);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // A deploy waits on this state: a version that went live is reported now, not at the next tick.
         host.StateChanged += Signal;
+        if (onDemand is not null) onDemand.StateChanged += Signal;
         try
         {
             while (true)
@@ -55,6 +61,7 @@ internal sealed class ReplicaState(ModelHost host, IConnectionMultiplexer redis,
         finally
         {
             host.StateChanged -= Signal;
+            if (onDemand is not null) onDemand.StateChanged -= Signal;
         }
     }
 

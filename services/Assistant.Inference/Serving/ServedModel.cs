@@ -22,6 +22,7 @@ internal sealed class ServedModel
 {
     int references = 1; // the host's
     int retired;
+    long lastUsed = Environment.TickCount64;
     readonly TaskCompletionSource unloaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     readonly ILogger logger;
 
@@ -65,11 +66,21 @@ internal sealed class ServedModel
         }
     }
 
+    /// <summary>Requests holding this version now.</summary>
+    public int InFlight => Math.Max(0, Volatile.Read(ref references) - (Volatile.Read(ref retired) == 0 ? 1 : 0));
+
+    /// <summary>How long since a request last started or ended on this version.</summary>
+    public TimeSpan IdleFor => TimeSpan.FromMilliseconds(Environment.TickCount64 - Interlocked.Read(ref lastUsed));
+
     /// <summary>A lease for one request, or null when this version is already unloading (the caller reads the host again).</summary>
     public ModelLease? TryLease()
     {
         for (var seen = Volatile.Read(ref references); seen > 0; seen = Volatile.Read(ref references))
-            if (Interlocked.CompareExchange(ref references, seen + 1, seen) == seen) return new ModelLease(this);
+            if (Interlocked.CompareExchange(ref references, seen + 1, seen) == seen)
+            {
+                Interlocked.Exchange(ref lastUsed, Environment.TickCount64);
+                return new ModelLease(this);
+            }
         return null;
     }
 
@@ -81,6 +92,7 @@ internal sealed class ServedModel
 
     internal void Release()
     {
+        Interlocked.Exchange(ref lastUsed, Environment.TickCount64);
         if (Interlocked.Decrement(ref references) != 0) return;
         // Off the request's thread: stopping the engine joins its decode thread.
         ThreadPool.UnsafeQueueUserWorkItem(static model => model.Unload(), this, preferLocal: false);

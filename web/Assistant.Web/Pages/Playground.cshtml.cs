@@ -11,21 +11,88 @@ public sealed record ChatMessage(string Role, string Content);
 /// <summary>What the playground sends; the web app forwards it to <c>/v1/chat/completions</c> with <c>stream: true</c>.</summary>
 public sealed record ChatRequest(string? Model, IReadOnlyList<ChatMessage>? Messages, double? Temperature, double? TopP, int? MaxTokens);
 
+/// <summary>One entry of the model picker: the <c>model</c> sent, how it reads, and the version behind it (<c>name@N</c>, when known).</summary>
+public sealed record ModelChoice(string Value, string Label, string? Root, bool Served = false);
+
+/// <summary>The picker's entries of one model (or of what inference serves now).</summary>
+public sealed record ModelChoiceGroup(string Label, IReadOnlyList<ModelChoice> Choices);
+
 public sealed class PlaygroundModel(PlatformApi api, EventStreamRelay relay) : PageModel
 {
-    public IReadOnlyList<ServedModel> Served { get; private set; } = [];
-    public string? Error { get; private set; }
+    /// <summary>What is served now first, then every registered model: its aliases (<c>name:alias</c>), then its versions (<c>name@N</c>), newest first.</summary>
+    public IReadOnlyList<ModelChoiceGroup> Groups { get; private set; } = [];
 
-    public async Task OnGetAsync(CancellationToken ct)
+    public const string ServedNow = "Served now";
+
+    /// <summary>The choice selected when the page opens: <c>?model=</c> when it is listed, else the first served model.</summary>
+    public string? Selected { get; private set; }
+
+    public bool AnyServed { get; private set; }
+    public string? ServedError { get; private set; }
+    public string? RegistryError { get; private set; }
+
+    public async Task OnGetAsync(string? model, CancellationToken ct)
     {
+        var groups = new List<ModelChoiceGroup>();
         try
         {
-            Served = (await api.ListServedModelsAsync(ct)).Data;
+            var served = (await api.ListServedModelCardsAsync(ct)).Data;
+            if (served.Count > 0)
+            {
+                groups.Add(new ModelChoiceGroup(ServedNow, served.Select(m => new ModelChoice(m.Id,
+                    m.Alias is null ? $"{m.Id} (loaded on demand)" : $"{m.Id} ({m.Alias} → v{m.Version})", m.Root)).ToList()));
+                AnyServed = true;
+            }
         }
         catch (GatewayProblem problem)
         {
-            Error = problem.Detail;
+            ServedError = problem.Detail;
         }
+        try
+        {
+            groups.AddRange(await RegisteredAsync(ct));
+        }
+        catch (GatewayProblem problem)
+        {
+            RegistryError = problem.Detail;
+        }
+        // A choice whose version inference serves now answers at once; any other is loaded on demand first.
+        var servedRoots = groups.Where(g => g.Label == ServedNow).SelectMany(g => g.Choices).Select(c => c.Root).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        Groups = groups.Select(g => g with { Choices = g.Choices.Select(c => c with { Served = c.Root is not null && servedRoots.Contains(c.Root) }).ToList() }).ToList();
+        var all = groups.SelectMany(g => g.Choices).Select(c => c.Value).ToList();
+        Selected = model is not null && all.Contains(model) ? model : all.FirstOrDefault();
+    }
+
+    /// <summary>A group per registered model, from <c>/api/models</c> and each model's <c>/api/models/{name}</c> (a few at a time).</summary>
+    private async Task<IReadOnlyList<ModelChoiceGroup>> RegisteredAsync(CancellationToken ct)
+    {
+        var models = (await api.ListModelsAsync(ct)).Data.OrderBy(m => m.Name, StringComparer.Ordinal).ToList();
+        using var gate = new SemaphoreSlim(6);
+        var groups = await Task.WhenAll(models.Select(async summary =>
+        {
+            await gate.WaitAsync(ct);
+            IReadOnlyDictionary<string, int> aliases = summary.Aliases;
+            IEnumerable<int> versions = Enumerable.Range(1, summary.LatestVersion ?? 0).Reverse();
+            try
+            {
+                var model = await api.GetModelAsync(summary.Name, ct);
+                (aliases, versions) = (model.Aliases, model.Versions.Select(v => v.Version).OrderDescending());
+            }
+            catch (GatewayProblem)
+            {
+                // The summary's aliases and version count still say what can be asked for.
+            }
+            finally
+            {
+                gate.Release();
+            }
+            var name = summary.Name;
+            var choices = aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => new ModelChoice($"{name}:{a.Key}", $"{name}:{a.Key} → v{a.Value}", $"{name}@{a.Value}"))
+                .Concat(versions.Select(v => new ModelChoice($"{name}@{v}", $"{name}@{v}", $"{name}@{v}")))
+                .ToList();
+            return new ModelChoiceGroup(name, choices);
+        }));
+        return groups.Where(g => g.Choices.Count > 0).ToList();
     }
 
     /// <summary>Streams a chat completion: the browser posts the conversation, the gateway's SSE chunks come back as they are made.</summary>

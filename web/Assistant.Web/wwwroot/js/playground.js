@@ -1,5 +1,6 @@
 // The playground: posts the conversation to the page's Chat handler, which relays /v1/chat/completions with
-// stream: true; the answer is read from the SSE body chunk by chunk and shown as it grows.
+// stream: true; the answer is read from the SSE body chunk by chunk and shown as it grows. A model that is not served
+// now is loaded on demand before its first token: the status line says so until the answer starts.
 (() => {
   const form = document.getElementById("chat-form");
   if (!form || form.hidden) return;
@@ -9,6 +10,8 @@
   const errorLine = document.getElementById("chat-error");
   const send = document.getElementById("chat-send");
   const stop = document.getElementById("chat-stop");
+  const statusLine = document.getElementById("chat-status");
+  const picker = document.getElementById("chat-model");
   let messages = [];
   let running = null;
 
@@ -19,6 +22,13 @@
     return body;
   };
   const showError = text => { errorLine.hidden = !text; errorLine.textContent = text ?? ""; };
+  const showStatus = text => { statusLine.textContent = text ?? ""; };
+  // The API's own sentence, introduced by what the status means to someone chatting.
+  const refusal = async response => {
+    const text = await Assistant.problemText(response);
+    const what = { 400: "Not sent", 404: "Unknown model", 429: "Too busy", 502: "Gateway error", 503: "Unavailable", 504: "No answer in time" }[response.status];
+    return what ? `${what}: ${text}` : text;
+  };
   const numberOf = id => { const v = document.getElementById(id).value; return v === "" ? null : Number(v); };
 
   async function ask(event) {
@@ -32,8 +42,12 @@
     const answer = bubble("assistant", "");
     answer.parentElement.setAttribute("aria-busy", "true");
     const system = document.getElementById("chat-system").value.trim();
+    const model = picker.value;
+    // Served now when the version behind the choice is one inference listed (the page marks it); otherwise it loads on demand first.
+    const served = picker.selectedOptions[0]?.dataset.served === "true";
+    showStatus(served ? `Waiting for ${model}…` : `Loading ${model}…`);
     const body = {
-      model: document.getElementById("chat-model").value,
+      model,
       messages: system ? [{ role: "system", content: system }, ...messages] : messages,
       temperature: numberOf("chat-temperature"), top_p: numberOf("chat-top-p"), max_tokens: numberOf("chat-max-tokens"),
     };
@@ -47,7 +61,7 @@
         headers: { "Content-Type": "application/json", Accept: "text/event-stream", RequestVerificationToken: Assistant.antiforgery() },
       });
       if (response.status === 401) { location.reload(); return; }
-      if (!response.ok) throw new Error(await Assistant.problemText(response));
+      if (!response.ok) throw new Error(await refusal(response));
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -63,6 +77,7 @@
           const chunk = JSON.parse(data);
           if (chunk.error) throw new Error(chunk.error.message ?? "The model stopped with an error.");
           const piece = chunk.choices?.[0]?.delta?.content ?? "";
+          if (piece) showStatus(null);
           reply += piece;
           answer.textContent = reply;
           conversation.scrollTop = conversation.scrollHeight;
@@ -84,6 +99,7 @@
         }
       }
     } finally {
+      showStatus(null);
       answer.parentElement?.setAttribute("aria-busy", "false");
       running = null;
       send.disabled = false;
