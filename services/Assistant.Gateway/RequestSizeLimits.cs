@@ -12,6 +12,26 @@ public static class RequestSizeLimits
 {
     public const long DefaultMaxBodyBytes = 32L * 1024 * 1024;
 
+    /// <summary>The POST routes whose bodies stream through uncapped: path, and the Razor Pages handler where it is a page.</summary>
+    private static readonly (string Path, string? Handler)[] StreamedUploads =
+    [
+        ("/api/datasets", null),
+        ("/api/models/import", null),
+        ("/datasets", "Upload"), // the web UI's upload page, which streams on to /api/datasets
+    ];
+
+    private static bool IsStreamedUpload(HttpRequest request)
+    {
+        if (!HttpMethods.IsPost(request.Method)) return false;
+        foreach (var (path, handler) in StreamedUploads)
+        {
+            if (request.Path.Equals(path, StringComparison.OrdinalIgnoreCase)
+                && (handler is null || string.Equals(request.Query["handler"], handler, StringComparison.OrdinalIgnoreCase)))
+                return true;
+        }
+        return false;
+    }
+
     public static WebApplicationBuilder AddRequestSizeLimits(this WebApplicationBuilder builder)
     {
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = null);
@@ -20,12 +40,7 @@ public static class RequestSizeLimits
 
     public static IApplicationBuilder UseRequestSizeLimits(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
-        var upload = HttpMethods.IsPost(context.Request.Method)
-            && (context.Request.Path.Equals("/api/datasets", StringComparison.OrdinalIgnoreCase)
-                || context.Request.Path.Equals("/api/models/import", StringComparison.OrdinalIgnoreCase)
-                || (context.Request.Path.Equals("/datasets", StringComparison.OrdinalIgnoreCase)
-                    && string.Equals(context.Request.Query["handler"], "Upload", StringComparison.OrdinalIgnoreCase)));
-        if (upload)
+        if (IsStreamedUpload(context.Request))
         {
             await next(context);
             return;

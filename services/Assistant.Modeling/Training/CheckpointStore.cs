@@ -33,11 +33,11 @@ public sealed class CheckpointStore(string outputDir)
 {
     public const string Prefix = "checkpoint-";
     public const string TempSuffix = ".tmp";
-    public const string CompleteMarker = "complete";
-    public const string StateFile = "trainer_state.json";
-    public const string ConfigFile = "training_config.json";
-    public const string OptimizerFile = "optimizer.bin";
-    public const string RngFile = "rng_state.bin";
+    public const string CompleteMarker = CheckpointFiles.CompleteMarker;
+    public const string StateFile = CheckpointFiles.TrainerState;
+    public const string ConfigFile = CheckpointFiles.TrainingConfig;
+    public const string OptimizerFile = CheckpointFiles.Optimizer;
+    public const string RngFile = CheckpointFiles.Rng;
 
     static readonly JsonSerializerOptions Json = new(TrainingEvent.JsonOptions) { WriteIndented = true };
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Assistant.Modeling.Training;
 using Assistant.Platform.Datasets;
 using Assistant.Platform.Jobs;
 using Assistant.Platform.Models;
@@ -104,9 +105,6 @@ public static class ModelsApi
             history.Select(m => new AliasMoveDto(m.Alias, m.FromVersion, m.ToVersion, m.MovedBy, m.Reason, m.MovedAt)).ToList());
     }
 
-    /// <summary>What a checkpoint holds only to resume training; the rest (config, weights, tokenizer) is the model.</summary>
-    private static readonly HashSet<string> TrainingStateFiles = ["optimizer.bin", "rng_state.bin", "trainer_state.json", "training_config.json", "complete"];
-
     private static async Task<Created<ModelVersionDto>> RegisterCheckpoint(
         string name, HttpContext http, PlatformDbContext db, ModelRegistry registry, ArtifactStore artifacts, CancellationToken ct)
     {
@@ -150,7 +148,7 @@ public static class ModelsApi
         foreach (var (key, _) in await artifacts.ListAsync(checkpoint.ObjectPrefix, ct))
         {
             var file = key[checkpoint.ObjectPrefix.Length..];
-            if (TrainingStateFiles.Contains(file))
+            if (CheckpointFiles.TrainingState.Contains(file))
             {
                 continue;
             }

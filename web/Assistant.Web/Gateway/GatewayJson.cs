@@ -72,6 +72,8 @@ public sealed record DeploymentList(IReadOnlyList<Deployment> Data);
 
 public sealed record Deployed(string JobId, string Model, string Alias, int Version, int? PreviousVersion);
 
-public sealed record ServedModel(string Id, string? OwnedBy);
+/// <summary>One entry of <c>GET /v1/models</c>: the id to send, and the version behind it.</summary>
+/// <param name="Alias">The alias the version is served for; null for a version loaded on demand (its id is <c>name@N</c>).</param>
+public sealed record ServedModel(string Id, int? Version, string? Alias, string? Root);
 
 public sealed record ServedModelList(IReadOnlyList<ServedModel> Data);

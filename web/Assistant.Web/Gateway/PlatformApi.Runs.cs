@@ -32,24 +32,5 @@ public sealed partial class PlatformApi
         SendAsync<Webhook>(HttpMethod.Post, "api/alerts/webhooks", new { url, kinds, secret }, ct);
 
     /// <summary>Deletes a webhook; the API answers 204 with no body.</summary>
-    public async Task DeleteWebhookAsync(Guid id, CancellationToken ct)
-    {
-        HttpResponseMessage response;
-        try
-        {
-            response = await http.DeleteAsync($"api/alerts/webhooks/{id}", ct);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or Polly.ExecutionRejectedException
-            || ex is TaskCanceledException && !ct.IsCancellationRequested)
-        {
-            throw GatewayProblem.Unreachable(ex);
-        }
-        using (response)
-        {
-            if (!response.IsSuccessStatusCode)
-            {
-                throw await GatewayProblem.ReadAsync(response, ct);
-            }
-        }
-    }
+    public Task DeleteWebhookAsync(Guid id, CancellationToken ct) => SendAsync(HttpMethod.Delete, $"api/alerts/webhooks/{id}", ct);
 }

@@ -76,12 +76,33 @@ public sealed partial class PlatformApi(HttpClient http)
         }
     }
 
-    /// <summary>The models inference serves now (OpenAI's <c>GET /v1/models</c>).</summary>
+    /// <summary>The models inference serves now, with the version and alias behind each id (OpenAI's <c>GET /v1/models</c>).</summary>
     public Task<ServedModelList> ListServedModelsAsync(CancellationToken ct) => GetAsync<ServedModelList>("v1/models", ct);
 
     private async Task<T> GetAsync<T>(string path, CancellationToken ct) => await SendAsync<T>(HttpMethod.Get, path, null, ct);
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct)
+    {
+        using var response = await SendCheckedAsync(method, path, body, ct);
+        try
+        {
+            return await response.Content.ReadFromJsonAsync<T>(GatewayJson.Options, ct)
+                ?? throw new GatewayProblem((int)HttpStatusCode.BadGateway, "Empty answer", $"The gateway answered {path} with no content.");
+        }
+        catch (JsonException ex)
+        {
+            throw new GatewayProblem((int)HttpStatusCode.BadGateway, "Unexpected answer", $"The gateway's answer to {path} could not be read: {ex.Message}");
+        }
+    }
+
+    /// <summary>A request whose answer has no body to read (204): only its refusal matters.</summary>
+    private async Task SendAsync(HttpMethod method, string path, CancellationToken ct)
+    {
+        using var _ = await SendCheckedAsync(method, path, null, ct);
+    }
+
+    /// <summary>The gateway's successful answer to a request; every failure, on the way or from the API, a <see cref="GatewayProblem"/>.</summary>
+    private async Task<HttpResponseMessage> SendCheckedAsync(HttpMethod method, string path, object? body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, path);
         if (body is not null)
@@ -99,22 +120,14 @@ public sealed partial class PlatformApi(HttpClient http)
             // Unreachable, or no answer within the resilience handler's timeouts.
             throw GatewayProblem.Unreachable(ex);
         }
-        using (response)
+        if (!response.IsSuccessStatusCode)
         {
-            if (!response.IsSuccessStatusCode)
+            using (response)
             {
                 throw await GatewayProblem.ReadAsync(response, ct);
             }
-            try
-            {
-                return await response.Content.ReadFromJsonAsync<T>(GatewayJson.Options, ct)
-                    ?? throw new GatewayProblem((int)HttpStatusCode.BadGateway, "Empty answer", $"The gateway answered {path} with no content.");
-            }
-            catch (JsonException ex)
-            {
-                throw new GatewayProblem((int)HttpStatusCode.BadGateway, "Unexpected answer", $"The gateway's answer to {path} could not be read: {ex.Message}");
-            }
         }
+        return response;
     }
 
     private static string Escape(string segment) => Uri.EscapeDataString(segment);

@@ -55,7 +55,7 @@ public sealed class CompareModel(PlatformApi api) : PageModel
 
     public async Task OnGetAsync(CancellationToken ct)
     {
-        Selected = Ids.SelectMany(i => i.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct().ToList();
+        Selected = RequestedIds();
         try
         {
             Recent = (await api.ListJobsAsync(null, null, RecentJobs, ct)).Data;
@@ -126,7 +126,7 @@ public sealed class CompareModel(PlatformApi api) : PageModel
     /// <summary>The curves and statuses again, polled while a compared run is still going.</summary>
     public async Task<IActionResult> OnGetDataAsync(CancellationToken ct)
     {
-        var ids = Ids.SelectMany(i => i.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct().Take(MostRuns).ToList();
+        var ids = RequestedIds().Take(MostRuns).ToList();
         try
         {
             var comparison = api.CompareJobsAsync(ids, Curves.Select(c => c.Key), ct);
@@ -138,6 +138,10 @@ public sealed class CompareModel(PlatformApi api) : PageModel
             return problem.ToResult();
         }
     }
+
+    /// <summary>The job ids asked for, in order, once each: <c>ids=a,b</c> and repeated <c>ids</c> alike.</summary>
+    private List<string> RequestedIds() =>
+        Ids.SelectMany(i => i.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct().ToList();
 
     /// <summary>The final value of each metric the runs reported, in a stable order.</summary>
     public IReadOnlyList<string> FinalMetricKeys() =>

@@ -36,7 +36,7 @@ public sealed class PlaygroundModel(PlatformApi api, EventStreamRelay relay) : P
         var groups = new List<ModelChoiceGroup>();
         try
         {
-            var served = (await api.ListServedModelCardsAsync(ct)).Data;
+            var served = (await api.ListServedModelsAsync(ct)).Data;
             if (served.Count > 0)
             {
                 groups.Add(new ModelChoiceGroup(ServedNow, served.Select(m => new ModelChoice(m.Id,
@@ -63,37 +63,20 @@ public sealed class PlaygroundModel(PlatformApi api, EventStreamRelay relay) : P
         Selected = model is not null && all.Contains(model) ? model : all.FirstOrDefault();
     }
 
-    /// <summary>A group per registered model, from <c>/api/models</c> and each model's <c>/api/models/{name}</c> (a few at a time).</summary>
-    private async Task<IReadOnlyList<ModelChoiceGroup>> RegisteredAsync(CancellationToken ct)
-    {
-        var models = (await api.ListModelsAsync(ct)).Data.OrderBy(m => m.Name, StringComparer.Ordinal).ToList();
-        using var gate = new SemaphoreSlim(6);
-        var groups = await Task.WhenAll(models.Select(async summary =>
-        {
-            await gate.WaitAsync(ct);
-            IReadOnlyDictionary<string, int> aliases = summary.Aliases;
-            IEnumerable<int> versions = Enumerable.Range(1, summary.LatestVersion ?? 0).Reverse();
-            try
-            {
-                var model = await api.GetModelAsync(summary.Name, ct);
-                (aliases, versions) = (model.Aliases, model.Versions.Select(v => v.Version).OrderDescending());
-            }
-            catch (GatewayProblem)
-            {
-                // The summary's aliases and version count still say what can be asked for.
-            }
-            finally
-            {
-                gate.Release();
-            }
-            var name = summary.Name;
-            var choices = aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => new ModelChoice($"{name}:{a.Key}", $"{name}:{a.Key} → v{a.Value}", $"{name}@{a.Value}"))
-                .Concat(versions.Select(v => new ModelChoice($"{name}@{v}", $"{name}@{v}", $"{name}@{v}")))
-                .ToList();
-            return new ModelChoiceGroup(name, choices);
-        }));
-        return groups.Where(g => g.Choices.Count > 0).ToList();
-    }
+    /// <summary>
+    /// A group per registered model from one read of <c>/api/models</c>: its summary carries the aliases and the latest
+    /// version, and versions are numbered 1..latest and never deleted, so no per-model read is needed.
+    /// </summary>
+    private async Task<IReadOnlyList<ModelChoiceGroup>> RegisteredAsync(CancellationToken ct) =>
+        (await api.ListModelsAsync(ct)).Data.OrderBy(m => m.Name, StringComparer.Ordinal)
+            .Select(model => new ModelChoiceGroup(model.Name,
+                model.Aliases.OrderBy(a => a.Key, StringComparer.Ordinal)
+                    .Select(a => new ModelChoice($"{model.Name}:{a.Key}", $"{model.Name}:{a.Key} → v{a.Value}", $"{model.Name}@{a.Value}"))
+                    .Concat(Enumerable.Range(1, model.LatestVersion ?? 0).Reverse()
+                        .Select(v => new ModelChoice($"{model.Name}@{v}", $"{model.Name}@{v}", $"{model.Name}@{v}")))
+                    .ToList()))
+            .Where(g => g.Choices.Count > 0)
+            .ToList();
 
     /// <summary>Streams a chat completion: the browser posts the conversation, the gateway's SSE chunks come back as they are made.</summary>
     public async Task<IActionResult> OnPostChatAsync()

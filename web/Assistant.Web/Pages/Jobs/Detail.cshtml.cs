@@ -87,9 +87,7 @@ public sealed class DetailModel(PlatformApi api, EventStreamRelay relay) : PageM
             Samples = SampleSet.From(Events);
             if (Job.Status == "succeeded")
             {
-                DatasetChoices = (await api.ListDatasetsAsync(ct)).Where(d => d.LatestVersion is not null).OrderByDescending(d => d.CreatedAt).Take(100)
-                    .SelectMany(d => Enumerable.Range(0, Math.Min(DatasetVersionsOffered, d.LatestVersion!.Value)).Select(back => $"{d.Name}@{d.LatestVersion!.Value - back}"))
-                    .ToList();
+                DatasetChoices = DatasetOption.Recent(await api.ListDatasetsAsync(ct), DatasetVersionsOffered).Select(o => o.Ref).ToList();
             }
             if (!string.IsNullOrEmpty(EvaluationId))
             {

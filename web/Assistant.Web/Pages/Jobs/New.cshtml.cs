@@ -41,7 +41,24 @@ public sealed class JobForm
     public bool IsSweep => Create == "sweep";
 }
 
-public sealed record DatasetOption(string Ref, string Label);
+/// <summary>A dataset version to choose in a form: its reference (<c>name@N</c>) and how it reads.</summary>
+public sealed record DatasetOption(string Ref, string Label)
+{
+    /// <summary>
+    /// The versions offered for the most recent datasets: each one's latest (with its format and size) and up to
+    /// <paramref name="perDataset"/> - 1 older ones, newest datasets first.
+    /// </summary>
+    public static IReadOnlyList<DatasetOption> Recent(IEnumerable<DatasetSummary> datasets, int perDataset) =>
+        datasets.Where(d => d.LatestVersion is not null).OrderByDescending(d => d.CreatedAt).Take(100)
+            .SelectMany(d => Enumerable.Range(0, Math.Min(perDataset, d.LatestVersion!.Value)).Select(back =>
+            {
+                var version = d.LatestVersion!.Value - back;
+                return new DatasetOption($"{d.Name}@{version}", back == 0
+                    ? $"{d.Name}@{version} · {d.Format} · {d.Examples:N0} examples (latest)"
+                    : $"{d.Name}@{version}");
+            }))
+            .ToList();
+}
 
 public sealed class NewModel(PlatformApi api) : PageModel
 {
@@ -103,15 +120,7 @@ public sealed class NewModel(PlatformApi api) : PageModel
         try
         {
             Models = (await models).Data;
-            Datasets = (await datasets).Where(d => d.LatestVersion is not null).OrderByDescending(d => d.CreatedAt).Take(100)
-                .SelectMany(d => Enumerable.Range(0, Math.Min(OlderVersions + 1, d.LatestVersion!.Value)).Select(back =>
-                {
-                    var version = d.LatestVersion!.Value - back;
-                    return new DatasetOption($"{d.Name}@{version}", back == 0
-                        ? $"{d.Name}@{version} · {d.Format} · {d.Examples:N0} examples (latest)"
-                        : $"{d.Name}@{version}");
-                }))
-                .ToList();
+            Datasets = DatasetOption.Recent(await datasets, OlderVersions + 1);
         }
         catch (GatewayProblem problem)
         {

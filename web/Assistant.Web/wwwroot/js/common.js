@@ -28,15 +28,18 @@ window.Assistant = (() => {
     return response.json();
   }
 
-  /** The readable sentence of a failed response: the problem's detail (RFC 7807) or OpenAI's error message. */
-  async function problemText(response) {
+  /** A failed response as { text, param }: the problem's detail (RFC 7807) or OpenAI's error message, and the field it names. */
+  async function problem(response) {
     try {
       const body = await response.json();
-      return body.detail || body.error?.message || body.title || `HTTP ${response.status}`;
+      return { text: body.detail || body.error?.message || body.title || `HTTP ${response.status}`, param: body.param ?? body.error?.param ?? null };
     } catch {
-      return `HTTP ${response.status} ${response.statusText}`;
+      return { text: `HTTP ${response.status} ${response.statusText}`, param: null };
     }
   }
+
+  /** The readable sentence of a failed response. */
+  const problemText = async response => (await problem(response)).text;
 
   function number(value) {
     if (value === null || value === undefined || !Number.isFinite(value)) return "–";
@@ -76,7 +79,7 @@ window.Assistant = (() => {
     if (empty) empty.hidden = section.items.length > 0 || !!section.error;
   }
 
-  return { el, getJson, problemText, number, time, statusLabel, antiforgery, renderServices, showSection };
+  return { el, getJson, problem, problemText, number, time, statusLabel, antiforgery, renderServices, showSection };
 })();
 
 // up, down, or locked when the gateway wants a key (scope) this session does not have.

@@ -158,12 +158,10 @@
 
   /** The API's refusal, naming the edit at fault (edits[2].index) as the pending list shows it. */
   async function refusal(response) {
-    let body = {};
-    try { body = await response.json(); } catch { /* not JSON */ }
-    const text = body.detail || body.title || `HTTP ${response.status}`;
-    const at = /^edits\[(\d+)\]/.exec(body.param ?? "");
+    const { text, param } = await Assistant.problem(response);
+    const at = /^edits\[(\d+)\]/.exec(param ?? "");
     if (at && pending[Number(at[1])]) return `${text} (${describe(pending[Number(at[1])])})`;
-    return body.param === "message" ? `${text}` : text + (body.param ? ` (${body.param})` : "");
+    return param === "message" ? text : text + (param ? ` (${param})` : "");
   }
 
   render();
