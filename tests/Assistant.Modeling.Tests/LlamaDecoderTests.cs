@@ -9,12 +9,25 @@ public class LlamaDecoderTests
     const float Tolerance = 1e-4f;
     static readonly int[] NoStop = [];
 
-    /// <summary>Reference fixtures (GQA + untied head + head_dim 24; tied + llama3 rope + biases; bf16 widened) and the starter preset.</summary>
-    public static TheoryData<string> Models => ["llama_gqa_untied", "llama_tied_llama3", "llama_bf16", "preset:tiny", "biased"];
+    /// <summary>
+    /// Reference fixtures (GQA + untied head + head_dim 24; tied + llama3 rope + biases; bf16 widened), the starter preset, and
+    /// query heads per K/V head the fixtures lack (the attention kernel takes up to four at once): 3 (the small preset's 6 on
+    /// 2), 6 (four, then two), 8 (four and four) and 1 (no grouping).
+    /// </summary>
+    public static TheoryData<string> Models => ["llama_gqa_untied", "llama_tied_llama3", "llama_bf16", "preset:tiny", "biased", "heads:6/2", "heads:6/1", "heads:8/1", "heads:3/3"];
 
     static CausalLM Load(string name)
     {
         if (name == "preset:tiny") return ModelPresets.Build("llama", "tiny", 11);
+        if (name.StartsWith("heads:", StringComparison.Ordinal))
+        {
+            var counts = name["heads:".Length..].Split('/').Select(int.Parse).ToArray();
+            var shape = (LlamaConfig)ModelPresets.Config("llama", "tiny") with { NumHeads = counts[0], KeyValueHeads = counts[1], HiddenSize = counts[0] * 32, NumLayers = 2 };
+            var grouped = shape.CreateModel();
+            using var random = new torch.Generator(13);
+            grouped.InitializeWeights(random);
+            return grouped;
+        }
         if (name != "biased") return HfCheckpoint.Load(Fixtures.Folder(name));
         // attention_bias and mlp_bias with non-zero biases (init leaves them at zero).
         var config = (LlamaConfig)ModelPresets.Config("llama", "tiny") with { AttentionBias = true, MlpBias = true, NumLayers = 2 };
@@ -174,7 +187,7 @@ public class LlamaDecoderTests
 
     // ---- batches: one decoder, several sequences with their own positions ----
 
-    public static TheoryData<string> BatchModels => ["llama_gqa_untied", "llama_tied_llama3", "biased"];
+    public static TheoryData<string> BatchModels => ["llama_gqa_untied", "llama_tied_llama3", "biased", "heads:6/2", "heads:6/1", "heads:8/1", "heads:3/3"];
 
     /// <summary>Prompts of lengths 21 (passes of 8, 8, 5), 3, 12 and 9: different positions and attention lengths per row.</summary>
     static int[][] Prompts(int vocab) =>
@@ -270,6 +283,28 @@ public class LlamaDecoderTests
             Assert.Equal(torchPath[row].FinishReason, fast[row].FinishReason);
             Assert.Equal(torchPath[row].TokenIds, fast[row].TokenIds);
         }
+    }
+
+    [Fact]
+    public void A_decoder_on_a_disposed_decoders_memory_computes_what_a_fresh_one_does()
+    {
+        using var model = Load("llama_gqa_untied");
+        var prompts = Prompts(model.Config.VocabSize)[..3];
+        using var scope = NewDisposeScope();
+        using var fresh = LlamaDecoder.TryCreate(model, 40, 3)!;
+        var expected = new List<Tensor> { fresh.PrefillBatch(prompts) };
+        for (var i = 0; i < 12; i++) expected.Add(fresh.StepBatch([i, 2 * i, 3 * i]));
+
+        using (var used = LlamaDecoder.TryCreate(model, 40, 3)!) // other sequences fill its cache before it is handed on
+        {
+            used.PrefillBatch(prompts.Reverse().ToArray());
+            for (var i = 0; i < 15; i++) used.StepBatch([7, 8, 9]);
+        }
+        var pooled = PinnedFloatPool.Pooled;
+        using var reused = LlamaDecoder.TryCreate(model, 40, 3)!;
+        Assert.True(PinnedFloatPool.Pooled < pooled, "the new decoder took the disposed one's arrays");
+        TensorAssert.BitEqual(expected[0], reused.PrefillBatch(prompts), "prefill");
+        for (var i = 0; i < 12; i++) TensorAssert.BitEqual(expected[i + 1], reused.StepBatch([i, 2 * i, 3 * i]), $"step {i}");
     }
 
     [Fact]
