@@ -32,6 +32,12 @@ public sealed class InferenceOptions
     /// <summary>Seconds an on-demand version stays loaded with no request before it is unloaded.</summary>
     public double OnDemandIdleSeconds { get; set; } = 600;
 
+    /// <summary>
+    /// Seconds after an on-demand version failed to load during which requests for it are refused at once with that failure,
+    /// rather than each downloading and loading it again; 0 = every request tries.
+    /// </summary>
+    public double OnDemandRetrySeconds { get; set; } = 60;
+
     /// <summary>Static mode: serve this model folder, with no registry, object store or Redis.</summary>
     public string? ModelFolder { get; set; }
 
@@ -66,6 +72,7 @@ internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOpti
         if (!(options.ReplicaStateSeconds > 0)) errors.Add($"Inference:ReplicaStateSeconds is {options.ReplicaStateSeconds}; it must be more than 0.");
         if (options.OnDemandCapacity < 0) errors.Add($"Inference:OnDemandCapacity is {options.OnDemandCapacity}; it must be 0 or more.");
         if (!(options.OnDemandIdleSeconds > 0)) errors.Add($"Inference:OnDemandIdleSeconds is {options.OnDemandIdleSeconds}; it must be more than 0.");
+        if (!(options.OnDemandRetrySeconds >= 0)) errors.Add($"Inference:OnDemandRetrySeconds is {options.OnDemandRetrySeconds}; it must be 0 or more.");
         if (string.IsNullOrWhiteSpace(options.Alias)) errors.Add("Inference:Alias is empty.");
         if (options.IsStatic && !Directory.Exists(options.ModelFolder))
             errors.Add($"Inference:ModelFolder '{options.ModelFolder}' does not exist.");

@@ -25,7 +25,7 @@ public sealed class OnDemandTests : IAsyncDisposable
     string Folder(string name, long seed) => TinyModel.Create(temp.Sub(name), seed: seed);
 
     /// <summary>alpha: production on version 1, versions 2..<paramref name="versions"/> registered and not deployed.</summary>
-    async Task<InferenceServer> StartAsync(int versions = 2, int capacity = 2, double idleSeconds = 600)
+    async Task<InferenceServer> StartAsync(int versions = 2, int capacity = 2, double idleSeconds = 600, double retrySeconds = 60)
     {
         for (var v = 1; v <= versions; v++) catalog.Add("alpha", v, Folder($"alpha{v}", seed: v));
         catalog.Point("alpha", "production", 1);
@@ -33,6 +33,7 @@ public sealed class OnDemandTests : IAsyncDisposable
         {
             ["Inference:OnDemandCapacity"] = capacity.ToString(),
             ["Inference:OnDemandIdleSeconds"] = idleSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Inference:OnDemandRetrySeconds"] = retrySeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
         await Wait.UntilAsync(() => server.Host.Find("alpha") is not null, "alpha@1 is served for production");
         return server;
@@ -194,6 +195,36 @@ public sealed class OnDemandTests : IAsyncDisposable
         var (production, _) = await ChatAsync("alpha");
         Assert.Equal("alpha@1", Version(production));
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/health", Cancel)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_version_that_failed_to_load_is_refused_at_once_until_its_retry_time_and_then_loads_once_the_cause_is_gone()
+    {
+        const double retrySeconds = 3;
+        await StartAsync(retrySeconds: retrySeconds);
+        var flaky = Directory.CreateDirectory(temp.Sub("flaky")).FullName;
+        File.WriteAllText(Path.Combine(flaky, "config.json"), "{\"model_type\": \"llama\"}");
+        catalog.Add("alpha", 5, flaky);
+
+        var (failed, error) = await ChatAsync("alpha@5");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        OpenAiError(failed, error, 503, null, "model_unavailable", type: "server_error");
+        var (again, againError) = await ChatAsync("alpha@5");
+        OpenAiError(again, againError, 503, null, "model_unavailable", type: "server_error");
+        var message = againError.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.Contains("alpha@5 could not be loaded", message);
+        Assert.Contains("tried again from", message);
+        Assert.Equal(1, catalog.Downloads("alpha@5")); // refused from memory, not downloaded and loaded again
+        Assert.True(clock.Elapsed.TotalSeconds < retrySeconds, "the second request came within the retry time");
+
+        // The cause goes away (as when the object store was unreachable): the first request after the retry time loads it.
+        foreach (var file in Directory.EnumerateFiles(Folder("fixed", seed: 5))) File.Copy(file, Path.Combine(flaky, Path.GetFileName(file)), overwrite: true);
+        await Task.Delay(TimeSpan.FromSeconds(retrySeconds) - clock.Elapsed + TimeSpan.FromMilliseconds(200), Cancel);
+        var (loaded, body) = await ChatAsync("alpha@5");
+        Assert.Equal(HttpStatusCode.OK, loaded.StatusCode);
+        Assert.Equal("alpha@5", Version(loaded));
+        Assert.Equal(2, catalog.Downloads("alpha@5"));
+        Assert.False(string.IsNullOrEmpty(Reply(body)));
     }
 
     public async ValueTask DisposeAsync()

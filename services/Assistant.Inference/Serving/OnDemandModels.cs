@@ -11,7 +11,9 @@ internal sealed record OnDemandLease(ModelLease? Lease, LeaseRefusal Refusal, st
 /// serve them: resolved in the registry, downloaded to the cache, loaded with their own engine, and served like the rest.
 /// Concurrent requests for one version share its load. At most <c>OnDemandCapacity</c> stay loaded: a new one evicts the
 /// least recently used with no request in flight, and one idle for <c>OnDemandIdleSeconds</c> is unloaded; an evicted version
-/// unloads after its last request, as a replaced one does (<see cref="ServedModel.Retire"/>).
+/// unloads after its last request, as a replaced one does (<see cref="ServedModel.Retire"/>). A version that failed to load
+/// is refused with that failure for <c>OnDemandRetrySeconds</c>: loading reads every weight, and a broken version asked
+/// for in a loop would otherwise keep a core busy downloading and loading it.
 /// </summary>
 internal sealed class OnDemandModels : BackgroundService
 {
@@ -37,6 +39,7 @@ internal sealed class OnDemandModels : BackgroundService
     readonly CancellationTokenSource stopping = new();
     readonly object gate = new();
     readonly Dictionary<string, Slot> slots = new(StringComparer.Ordinal); // by name@N, under gate
+    readonly Dictionary<string, (DateTimeOffset At, string Why)> failures = new(StringComparer.Ordinal); // last failed load by name@N, under gate
 
     public OnDemandModels(ModelHost host, IModelCatalog catalog, IOptions<InferenceOptions> options, InferenceTelemetry telemetry, ILogger<OnDemandModels> logger)
     {
@@ -109,6 +112,7 @@ internal sealed class OnDemandModels : BackgroundService
                 {
                     if (!slots.TryGetValue(root, out slot))
                     {
+                        if (RecentFailure(root) is { } refused) return refused;
                         if (!MakeRoom())
                         {
                             return new OnDemandLease(null, LeaseRefusal.Busy,
@@ -127,12 +131,27 @@ internal sealed class OnDemandModels : BackgroundService
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                return new OnDemandLease(null, LeaseRefusal.LoadFailed, $"{slot.Version.Info.Root} could not be loaded: {e.Message}");
+                lock (gate) return RecentFailure(slot.Version.Info.Root) ?? new OnDemandLease(null, LeaseRefusal.LoadFailed, $"{slot.Version.Info.Root} could not be loaded: {e.Message}");
             }
             if (model.TryLease() is { } lease) return new OnDemandLease(lease, LeaseRefusal.None);
             // Evicted between its load and this lease: look again.
         }
         return new OnDemandLease(null, LeaseRefusal.Busy, $"'{reference}' was unloaded as soon as it was loaded (the on-demand places are contended); send the request again.");
+    }
+
+    /// <summary>The refusal for <paramref name="root"/> while its last failed load is recent, else null. Under the gate.</summary>
+    OnDemandLease? RecentFailure(string root)
+    {
+        if (!failures.TryGetValue(root, out var failure)) return null;
+        var retryAt = failure.At + TimeSpan.FromSeconds(options.OnDemandRetrySeconds);
+        var wait = retryAt - DateTimeOffset.UtcNow;
+        if (wait <= TimeSpan.Zero)
+        {
+            failures.Remove(root);
+            return null;
+        }
+        return new OnDemandLease(null, LeaseRefusal.LoadFailed,
+            $"{root} could not be loaded: {failure.Why} It is tried again from {retryAt:HH:mm:ss} UTC, in {Math.Ceiling(wait.TotalSeconds):0} s.");
     }
 
     /// <summary>Frees a place for one more version: evicts the least recently used loaded version with no request in flight. Under the gate.</summary>
@@ -170,6 +189,7 @@ internal sealed class OnDemandModels : BackgroundService
             lock (gate)
             {
                 if (slots.GetValueOrDefault(info.Root) == slot) slot.Model = model;
+                failures.Remove(info.Root);
             }
             if (slot.Model is null) model.Retire(); // the service stopped meanwhile
             else logger.LogInformation("Serving {Model} on demand: {Slots} slots", info.Root, model.Engine.Slots);
@@ -178,10 +198,11 @@ internal sealed class OnDemandModels : BackgroundService
         }
         catch (Exception e)
         {
-            // The next request tries again; the versions served meanwhile are untouched.
+            // A request after OnDemandRetrySeconds tries again; the versions served meanwhile are untouched.
             lock (gate)
             {
                 if (slots.GetValueOrDefault(info.Root) == slot) slots.Remove(info.Root);
+                failures[info.Root] = (DateTimeOffset.UtcNow, e.Message.EndsWith('.') ? e.Message : e.Message + ".");
                 cache.Remove(info.Root);
             }
             logger.LogError(e, "Could not load {Model} on demand", info.Root);
