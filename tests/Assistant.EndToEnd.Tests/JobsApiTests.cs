@@ -272,6 +272,17 @@ public sealed class JobsApiTests(PlatformFixture fixture) : IAsyncLifetime
         using var fetched = await gateway.GetFromJsonAsync<JsonDocument>($"/api/evaluations/{evaluationId}", Ct);
         Assert.Equal($"{data}@1", fetched!.RootElement.GetProperty("dataset").GetString());
         Assert.Equal(1, (await Platform.StreamCountsAsync()).GetValueOrDefault(evaluationId));
+
+        // The job lists its evaluations, newest first.
+        using var second = await gateway.PostAsJsonAsync($"/api/jobs/{id}/evaluate", new { dataset = $"{data}@1" }, Ct);
+        var secondId = (await second.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetString();
+        using var listed = await gateway.GetFromJsonAsync<JsonDocument>($"/api/jobs/{id}/evaluations", Ct);
+        Assert.Equal("list", listed!.RootElement.GetProperty("object").GetString());
+        var evaluations = listed.RootElement.GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal([secondId, evaluationId], evaluations.Select(e => e.GetProperty("id").GetString()));
+        Assert.All(evaluations, e => Assert.Equal(model, e.GetProperty("model").GetProperty("name").GetString()));
+        using var unknownJob = await gateway.GetAsync("/api/jobs/ftjob-nosuch/evaluations", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, unknownJob.StatusCode);
     }
 
     [Fact]

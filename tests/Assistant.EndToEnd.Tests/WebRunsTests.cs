@@ -113,8 +113,17 @@ public sealed class WebRunsTests(PlatformFixture fixture, BrowserFixture browser
         Assert.True(await page.EvaluateAsync<bool>("() => window.noReload === true"), "The job page reloaded.");
         await Assertions.Expect(page.Locator("#register-result a")).ToBeVisibleAsync();
 
-        // Evaluating from the page: the evaluation is followed until its metrics show.
-        await page.ReloadAsync();
+        // Evaluating from the page: the evaluation is followed until its metrics show. A page opened before the job
+        // succeeded offers the reload that brings the evaluate form (the form needs the server's dataset choices).
+        if (await page.Locator("#evaluate-pending").CountAsync() > 0)
+        {
+            await page.Locator("#evaluate-reload").ClickAsync();
+            await Assertions.Expect(page.GetByLabel("Dataset version")).ToBeVisibleAsync();
+        }
+        else
+        {
+            await page.ReloadAsync();
+        }
         await page.GetByLabel("Dataset version").SelectOptionAsync(data);
         await page.GetByRole(AriaRole.Button, new() { Name = "Evaluate", Exact = true }).ClickAsync();
         await page.WaitForURLAsync(new Regex("evaluation=eval"));
@@ -128,6 +137,15 @@ public sealed class WebRunsTests(PlatformFixture fixture, BrowserFixture browser
         Assert.True(testLoss > 0);
         await page.Locator("#samples").ScrollIntoViewIfNeededAsync();
         await ScreenshotAsync(page, "job-samples");
+
+        // Opened again later, the page lists the model's evaluations with their metrics; each links to its own view.
+        await page.GotoAsync($"/jobs/{id}");
+        var row = page.Locator($"#evaluations-table tr[data-id='{evaluationId}']");
+        await Assertions.Expect(row).ToContainTextAsync(data);
+        await Assertions.Expect(row).ToContainTextAsync("succeeded");
+        await Assertions.Expect(page.Locator("#evaluations-table thead")).ToContainTextAsync("test_loss");
+        await row.GetByRole(AriaRole.Link).ClickAsync();
+        await Assertions.Expect(page.Locator("#evaluation")).ToHaveAttributeAsync("data-id", evaluationId!);
 
         // The final model registered itself; a chosen checkpoint becomes the model's next version on request.
         var result = await api.GetFromJsonAsync<JsonElement>($"/api/jobs/{id}", Ct);

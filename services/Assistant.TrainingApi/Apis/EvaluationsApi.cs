@@ -34,6 +34,17 @@ public static class EvaluationsApi
         return TypedResults.Ok(await ToDtoAsync(db, evaluation, ct));
     }
 
+    /// <summary><c>GET /api/jobs/{id}/evaluations</c>: every evaluation of the job's model, newest first (a job has a handful).</summary>
+    internal static async Task<Ok<ListDto<EvaluationDto>>> ListForJob(string id, PlatformDbContext db, CancellationToken ct)
+    {
+        await JobViews.FindAsync(db, id, ct);
+        var evaluations = await db.Evaluations.AsNoTracking().Where(e => e.JobId == id).OrderByDescending(e => e.CreatedAt).ThenByDescending(e => e.Id).ToListAsync(ct);
+        var versionIds = evaluations.Select(e => e.ModelVersionId).Distinct().ToList();
+        var models = await db.ModelVersions.AsNoTracking().Where(v => versionIds.Contains(v.Id))
+            .Select(v => new { v.Id, Ref = new ModelRefDto(v.Model!.Name, v.Version) }).ToDictionaryAsync(v => v.Id, v => v.Ref, ct);
+        return TypedResults.Ok(new ListDto<EvaluationDto>(evaluations.Select(e => ToDto(e, models.GetValueOrDefault(e.ModelVersionId))).ToList(), HasMore: false));
+    }
+
     private sealed record EvaluateRequest(string? Dataset, string? TestDataset, string? JobId);
 
     /// <summary><c>POST /api/jobs/{id}/evaluate</c>: queues an evaluation of a succeeded job's model; a worker scores it.</summary>
@@ -99,7 +110,10 @@ public static class EvaluationsApi
     {
         var model = await db.ModelVersions.AsNoTracking().Where(v => v.Id == e.ModelVersionId)
             .Select(v => new ModelRefDto(v.Model!.Name, v.Version)).FirstOrDefaultAsync(ct);
-        return new EvaluationDto(e.Id, "evaluation", e.JobId, model, e.DatasetRef, e.DatasetSha256, e.Status,
-            e.Metrics is null ? null : JobDto.Json(e.Metrics), e.ErrorMessage, e.WorkerId, e.CreatedAt, e.CompletedAt);
+        return ToDto(e, model);
     }
+
+    private static EvaluationDto ToDto(Evaluation e, ModelRefDto? model) =>
+        new(e.Id, "evaluation", e.JobId, model, e.DatasetRef, e.DatasetSha256, e.Status,
+            e.Metrics is null ? null : JobDto.Json(e.Metrics), e.ErrorMessage, e.WorkerId, e.CreatedAt, e.CompletedAt);
 }

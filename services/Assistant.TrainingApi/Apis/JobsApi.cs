@@ -46,6 +46,8 @@ public static partial class JobsApi
             .WithSummary("Metric series (steps and values) per key; ?keys=a,b selects, ?from_step= starts later.");
         api.MapGet("/{id}/stream", JobStream.StreamAsync).WithName("StreamJob").RequireScope(ApiScopes.Read)
             .WithSummary("Server-sent events: the job's status, then its live updates until it finishes.");
+        api.MapGet("/{id}/evaluations", EvaluationsApi.ListForJob).WithName("ListJobEvaluations").RequireScope(ApiScopes.Read)
+            .WithSummary("The evaluations of the job's model, newest first: queued, running, or with their metrics.");
         api.MapPost("/{id}/evaluate", EvaluationsApi.EvaluateJob).WithName("EvaluateJob").RequireScope(ApiScopes.Train)
             .WithSummary("Score a succeeded job's model on a dataset version ({dataset} or the seed's {test_dataset}); a worker runs it.")
             .Produces<EvaluationDto>(StatusCodes.Status202Accepted);

@@ -17,6 +17,8 @@ public sealed partial class PlatformApi
 
     public Task<Evaluation> GetEvaluationAsync(string id, CancellationToken ct) => GetAsync<Evaluation>($"api/evaluations/{Escape(id)}", ct);
 
+    public Task<ApiList<Evaluation>> ListEvaluationsAsync(string jobId, CancellationToken ct) => GetAsync<ApiList<Evaluation>>($"api/jobs/{Escape(jobId)}/evaluations", ct);
+
     /// <summary>Registers a finished job's checkpoint as the next version of <paramref name="model"/>.</summary>
     public Task<ModelVersion> RegisterCheckpointAsync(string model, string jobId, int step, CancellationToken ct) =>
         SendAsync<ModelVersion>(HttpMethod.Post, $"api/models/{Escape(model)}/versions", new { job_id = jobId, step }, ct);

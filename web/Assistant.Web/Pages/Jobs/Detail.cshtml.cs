@@ -69,6 +69,9 @@ public sealed class DetailModel(PlatformApi api, EventStreamRelay relay) : PageM
     public string? RegisterErrorField { get; set; }
 
     public Evaluation? Evaluation { get; private set; }
+
+    /// <summary>The model's other evaluations, newest first (the followed one is <see cref="Evaluation"/>).</summary>
+    public IReadOnlyList<Evaluation> EarlierEvaluations { get; private set; } = [];
     public IReadOnlyList<string> DatasetChoices { get; private set; } = [];
     public IReadOnlyList<SampleSet> Samples { get; private set; } = [];
 
@@ -87,7 +90,9 @@ public sealed class DetailModel(PlatformApi api, EventStreamRelay relay) : PageM
             Samples = SampleSet.From(Events);
             if (Job.Status == "succeeded")
             {
+                var evaluations = api.ListEvaluationsAsync(Id, ct);
                 DatasetChoices = DatasetOption.Recent(await api.ListDatasetsAsync(ct), DatasetVersionsOffered).Select(o => o.Ref).ToList();
+                EarlierEvaluations = (await evaluations).Data.Where(e => e.Id != EvaluationId).ToList();
             }
             if (!string.IsNullOrEmpty(EvaluationId))
             {

@@ -52,6 +52,13 @@
     }
     document.getElementById("cancel-form").hidden = finished(job.status) || job.cancel_requested === true;
     document.getElementById("deploy-form").hidden = job.status !== "succeeded";
+    const pending = document.getElementById("evaluate-pending"); // the evaluate form needs the dataset choices the server lists
+    if (pending && job.status === "succeeded" && !pending.dataset.offered) {
+      const reload = el("button", { type: "button", class: "link", id: "evaluate-reload", text: "Reload the page" });
+      reload.addEventListener("click", () => location.reload());
+      pending.replaceChildren("The job has succeeded. ", reload, " to score its model on a dataset version.");
+      pending.dataset.offered = "true";
+    }
   }
 
   function showProgress(step, total, done) {
