@@ -244,6 +244,7 @@ public sealed class ModelsApiTests(PlatformFixture fixture) : IAsyncLifetime
         Assert.Equal(baseModel, version.GetProperty("base_model").GetProperty("name").GetString());
         Assert.Contains(version.GetProperty("datasets").EnumerateArray(), d => d.GetProperty("dataset").GetString() == data && d.GetProperty("role").GetString() == "train");
         Assert.Contains(id, version.GetProperty("description").GetString());
+        Assert.Equal(id, version.GetProperty("job_id").GetString()); // lineage back to the job, as the job's own version has
         var artifact = version.GetProperty("artifact").GetProperty("prefix").GetString()!;
         Assert.NotEqual(prefix, artifact);
         using (var bucket = await Platform.OpenArtifactsAsync())
@@ -270,5 +271,11 @@ public sealed class ModelsApiTests(PlatformFixture fixture) : IAsyncLifetime
         }
         using var after = await gateway.GetFromJsonAsync<JsonDocument>($"/api/models/{name}", Ct);
         Assert.Single(after!.RootElement.GetProperty("versions").EnumerateArray());
+
+        // A job may give several checkpoint versions (only the version the job itself produced is one per job).
+        using var again = await gateway.PostAsJsonAsync($"/api/models/{name}/versions", new { job_id = id, step = 4, description = "the same checkpoint, for a canary" }, Ct);
+        var second = await again.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.True(again.StatusCode == HttpStatusCode.Created, second.ToString());
+        Assert.Equal((2, id), (second.GetProperty("version").GetInt32(), second.GetProperty("job_id").GetString()));
     }
 }

@@ -49,6 +49,9 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
 {
     public static readonly ActivitySource Activity = new("Assistant.Registry");
     public const string StarterName = "starter";
+
+    /// <summary><c>model_versions.source</c> of the version a job produced (one per job; its checkpoints' versions say "checkpoint").</summary>
+    public const string JobSource = "job";
     public const string LatestAlias = "latest";
 
     /// <summary>The alias inference replicas serve unless configured otherwise, and the one a deploy moves by default.</summary>
@@ -188,7 +191,7 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
             {
                 // Another registration took the name or the number first (or registered this job): read again.
                 db.ChangeTracker.Clear();
-                if (request.JobId is not null && await db.ModelVersions.Include(v => v.Model).SingleOrDefaultAsync(v => v.JobId == request.JobId, ct) is { } existing)
+                if (request.Source == JobSource && await db.ModelVersions.Include(v => v.Model).SingleOrDefaultAsync(v => v.JobId == request.JobId && v.Source == JobSource, ct) is { } existing)
                     return existing;
             }
         }
@@ -221,14 +224,14 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
     /// </summary>
     public async Task<ModelVersion> RegisterJobVersionAsync(TrainingJob job, string artifactPrefix, HfFolder model, string metricsJson, CancellationToken ct)
     {
-        if (await db.ModelVersions.AsNoTracking().Include(v => v.Model).SingleOrDefaultAsync(v => v.JobId == job.Id, ct) is { } existing)
+        if (await db.ModelVersions.AsNoTracking().Include(v => v.Model).SingleOrDefaultAsync(v => v.JobId == job.Id && v.Source == JobSource, ct) is { } existing)
             return existing;
         var baseVersion = await GetVersionAsync(job.BaseModelVersionId, ct);
         return await RegisterVersionAsync(new NewModelVersion
         {
             Name = job.Suffix ?? $"{baseVersion.Model!.Name}-{job.Method}",
             Kind = ModelKind.Trained,
-            Source = "job",
+            Source = JobSource,
             ArtifactPrefix = artifactPrefix,
             Architecture = model.Architecture,
             Parameters = model.Parameters,
@@ -259,6 +262,7 @@ public sealed partial class ModelRegistry(PlatformDbContext db, ArtifactStore ar
             ArtifactPrefix = artifactPrefix,
             Architecture = baseVersion.Architecture,
             Parameters = baseVersion.Parameters,
+            JobId = job.Id,
             BaseModelVersionId = job.BaseModelVersionId,
             Datasets = await LineageAsync(job, ct),
             Hyperparameters = job.Hyperparameters,

@@ -235,8 +235,9 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
             version.ToTable("model_versions");
             version.HasKey(v => v.Id);
             version.HasIndex(v => new { v.ModelId, v.Version }).IsUnique();
-            // One registered version per job: registering twice (deploy after auto-registration) finds the first.
-            version.HasIndex(v => v.JobId).IsUnique();
+            // One job-produced version per job: registering twice (deploy after auto-registration) finds the first. The
+            // job's checkpoints registered as versions name the job too (lineage), as many as are asked for.
+            version.HasIndex(v => v.JobId).IsUnique().HasFilter("source = 'job'");
             version.Property(v => v.Source).HasMaxLength(16);
             version.Property(v => v.JobId).HasMaxLength(64);
             version.Property(v => v.DatasetVersions).HasColumnType("jsonb");

@@ -1051,7 +1051,8 @@ namespace Assistant.Platform.Persistence.Migrations
 
                     b.HasIndex("JobId")
                         .IsUnique()
-                        .HasDatabaseName("ix_model_versions_job_id");
+                        .HasDatabaseName("ix_model_versions_job_id")
+                        .HasFilter("source = 'job'");
 
                     b.HasIndex("ModelId", "Version")
                         .IsUnique()
