@@ -84,6 +84,36 @@ public sealed class WebDatasetsTests(PlatformFixture fixture, BrowserFixture bro
     }
 
     [Fact]
+    public async Task Upload_options_count_tokens_with_the_chosen_tokenizer_and_refuse_examples_over_the_limit_only_when_asked()
+    {
+        using var api = Api();
+        var name = DatasetsApiTests.UniqueName("webopt");
+        // 200 tokens: the long answer's 400-odd bytes are over it, its ~90 GPT-2 tokens would not be.
+        var longAnswer = string.Join(" ", Enumerable.Repeat("Hold the pairing button until the ring blinks twice, then wait.", 7));
+        var content = DatasetsApiTests.Chat("Hi", "Hello!") + "\n" + DatasetsApiTests.Chat("How do I pair my lamp?", longAnswer) + "\n";
+        var page = await SignedInAtAsync("/datasets");
+        await page.GetByLabel("File").SetInputFilesAsync(new FilePayload { Name = "options.jsonl", MimeType = "application/jsonl", Buffer = Encoding.UTF8.GetBytes(content) });
+        await page.GetByLabel("Name").FillAsync(name);
+        await page.Locator("#upload-options summary").ClickAsync();
+        await page.GetByLabel("Count tokens with").SelectOptionAsync("bytes");
+        await page.GetByLabel("Length limit (tokens)").FillAsync("200");
+        await page.GetByLabel("Refuse the upload if an example is over the length limit").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Upload" }).ClickAsync();
+
+        await Assertions.Expect(page.Locator("#upload-error-lines li[data-line='2']")).ToContainTextAsync("the maximum is 200", new() { Timeout = 30_000 });
+        Assert.Equal(1, await page.Locator("#upload-error-lines li[data-line]").CountAsync());
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"/api/datasets/{name}", Ct)).StatusCode);
+
+        // Counted, not refused: stored with the bytes tokenizer, the long example counted over the limit.
+        await page.GetByLabel("Refuse the upload if an example is over the length limit").UncheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Upload" }).ClickAsync();
+        await page.WaitForURLAsync(new Regex($"/datasets/{name}/1$"), new() { Timeout = 60_000 });
+        var version = await GetJsonAsync(api, $"/api/datasets/{name}/versions/1");
+        Assert.Equal("bytes", version.GetProperty("tokenizer").GetString());
+        Assert.Equal(1, version.GetProperty("statistics").GetProperty("over_max_length").GetInt64());
+    }
+
+    [Fact]
     public async Task A_file_with_broken_lines_lists_the_errors_by_line_and_stores_nothing()
     {
         using var api = Api();

@@ -82,6 +82,14 @@
     if (format && format !== "auto") body.append("format", format);
     const description = form.querySelector("#upload-description").value.trim();
     if (description) body.append("description", description);
+    body.append("tokenizer", form.querySelector("#upload-tokenizer").value);
+    for (const [id, field] of [["#upload-max-length", "max_length"], ["#upload-chunk-chars", "chunk_chars"], ["#upload-overlap-chars", "overlap_chars"]]) {
+      const value = form.querySelector(id).value.trim();
+      if (value) body.append(field, value);
+    }
+    for (const [id, field] of [["#upload-reject-over", "reject_over_max_length"], ["#upload-reject-duplicates", "reject_duplicates"]]) {
+      if (form.querySelector(id).checked) body.append(field, "true");
+    }
     body.append("file", file, file.name);
 
     const xhr = new XMLHttpRequest();
