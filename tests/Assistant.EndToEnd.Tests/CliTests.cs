@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using Assistant.Cli;
 
 namespace Assistant.EndToEnd.Tests;
@@ -110,6 +112,42 @@ public sealed class CliTests(PlatformFixture fixture)
             var show = await RunAsync("datasets", "show", name, "--gateway", url, "--api-key", key);
             Assert.Equal(1, show.Exit);
             Assert.Contains("was not found", show.Error);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Datasets_upload_options_count_with_the_chosen_tokenizer_and_refuse_repeats_or_over_long_examples_when_asked()
+    {
+        using var gateway = fixture.Platform.CreateGatewayClient();
+        var url = gateway.BaseAddress!.ToString();
+        var key = fixture.Platform.Secrets.AdminApiKey;
+        var name = DatasetsApiTests.UniqueName("cliopt");
+        var file = Path.Combine(Path.GetTempPath(), $"{name}.jsonl");
+        var repeated = DatasetsApiTests.Chat("Is it dimmable?", "Yes, from the app.");
+        await File.WriteAllTextAsync(file, string.Join("\n", repeated, DatasetsApiTests.Chat("Hi", "Hello!"), repeated) + "\n", TestContext.Current.CancellationToken);
+        try
+        {
+            var refused = await RunAsync("datasets", "upload", file, "--name", name, "--reject-duplicates", "--gateway", url, "--api-key", key);
+            Assert.Equal(1, refused.Exit);
+            Assert.Matches("(?m)^  line 3: ", refused.Error);
+
+            var tooLong = await RunAsync("datasets", "upload", file, "--name", name, "--tokenizer", "bytes", "--max-length", "5", "--reject-over-max-length", "--gateway", url, "--api-key", key);
+            Assert.Equal(1, tooLong.Exit);
+            Assert.Contains("the maximum is 5", tooLong.Error);
+
+            var badTokenizer = await RunAsync("datasets", "upload", file, "--name", name, "--tokenizer", "nosuch", "--gateway", url, "--api-key", key);
+            Assert.Equal(1, badTokenizer.Exit);
+            Assert.Contains("tokenizer", badTokenizer.Error);
+
+            var stored = await RunAsync("datasets", "upload", file, "--name", name, "--tokenizer", "bytes", "--max-length", "5", "--gateway", url, "--api-key", key);
+            Assert.Equal(0, stored.Exit);
+            using var version = await gateway.GetFromJsonAsync<JsonDocument>($"/api/datasets/{name}/versions/1", TestContext.Current.CancellationToken);
+            Assert.Equal("bytes", version!.RootElement.GetProperty("tokenizer").GetString());
+            Assert.Equal(3, version.RootElement.GetProperty("statistics").GetProperty("over_max_length").GetInt64());
         }
         finally
         {

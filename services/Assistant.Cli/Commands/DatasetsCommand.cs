@@ -27,9 +27,14 @@ internal static class DatasetsCommand
         var description = new Option<string?>("--description") { Description = "What the data is." };
         var format = new Option<string?>("--format") { Description = "chat, context_response, prompt_completion, alpaca, text (default: detect)." };
         var maxLength = new Option<int?>("--max-length") { Description = "Count examples longer than this many tokens." };
+        var rejectOver = new Option<bool>("--reject-over-max-length") { Description = "Refuse the file when an example is longer than --max-length." };
+        var rejectDuplicates = new Option<bool>("--reject-duplicates") { Description = "Refuse the file when an example repeats." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Count tokens with gpt2 (default) or bytes (the starter model)." };
+        var chunkChars = new Option<int?>("--chunk-chars") { Description = "Text files: characters per pretraining example (default 2000)." };
+        var overlapChars = new Option<int?>("--overlap-chars") { Description = "Text files: characters each example repeats of the one before (default 200)." };
         var command = new Command("upload", "Upload a file as a new dataset version (validated first; problems listed by line).")
         {
-            file, name, description, format, maxLength,
+            file, name, description, format, maxLength, rejectOver, rejectDuplicates, tokenizer, chunkChars, overlapChars,
         };
         command.SetAction((parse, ct) => GatewayConnection.RunAsync(parse, async (http, output, error) =>
         {
@@ -43,6 +48,12 @@ internal static class DatasetsCommand
             if (parse.GetValue(description) is { } d) { query.Add($"description={Uri.EscapeDataString(d)}"); }
             if (parse.GetValue(format) is { } f) { query.Add($"format={Uri.EscapeDataString(f)}"); }
             if (parse.GetValue(maxLength) is { } m) { query.Add($"max_length={m}"); }
+            if (parse.GetValue(rejectOver)) { query.Add("reject_over_max_length=true"); }
+            if (parse.GetValue(rejectDuplicates)) { query.Add("reject_duplicates=true"); }
+            if (parse.GetValue(tokenizer) is { } t) { query.Add($"tokenizer={Uri.EscapeDataString(t)}"); }
+            // Numbers go as given: the API names the field when one is out of range.
+            if (parse.GetValue(chunkChars) is { } c) { query.Add($"chunk_chars={c}"); }
+            if (parse.GetValue(overlapChars) is { } o) { query.Add($"overlap_chars={o}"); }
 
             await using var stream = path.OpenRead();
             using var progress = new UploadProgress(stream, error);
