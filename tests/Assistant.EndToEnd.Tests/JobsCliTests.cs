@@ -29,6 +29,18 @@ public sealed class JobsCliTests(PlatformFixture fixture)
         Assert.Equal(0, show.Exit);
         Assert.Contains("\"status\": \"succeeded\"", show.Output);
 
+        // Scoring its model on a dataset version, followed to the metrics; then listed with the job's evaluations.
+        var evaluate = await RunAsync("jobs", "evaluate", id, "--dataset", data, "--follow", "--gateway", url, "--api-key", key);
+        Assert.True(evaluate.Exit == 0, evaluate.Output + evaluate.Error);
+        var evaluationId = System.Text.RegularExpressions.Regex.Match(evaluate.Output, @"^(\S+) queued on ").Groups[1].Value;
+        Assert.Matches(@"(?m)^succeeded: .*test_loss \d+\.\d{4}", evaluate.Output);
+        var evaluations = await RunAsync("jobs", "evaluations", id, "--gateway", url, "--api-key", key);
+        Assert.Matches($"(?m)^{evaluationId} succeeded +{System.Text.RegularExpressions.Regex.Escape(data)} +.*test_loss", evaluations.Output);
+        var notData = await RunAsync("jobs", "evaluate", id, "--dataset", "no-such-dataset@1", "--gateway", url, "--api-key", key);
+        Assert.Equal(1, notData.Exit);
+        Assert.Contains("dataset", notData.Error);
+        Assert.DoesNotContain("   at ", notData.Error);
+
         var list = await RunAsync("jobs", "list", "--status", "succeeded", "--gateway", url, "--api-key", key);
         Assert.Equal(0, list.Exit);
         Assert.Matches($"(?m)^{id} +succeeded +full +starter ", list.Output);

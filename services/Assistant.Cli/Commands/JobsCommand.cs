@@ -13,7 +13,7 @@ internal static class JobsCommand
     {
         var command = new Command("jobs", "Create and watch training jobs on the platform's workers.")
         {
-            CreateJob(), List(), Show(), Follow(), Cancel(), Compare(), Events(),
+            CreateJob(), List(), Show(), Follow(), Cancel(), Compare(), Events(), Evaluate(), Evaluations(),
         };
         command.Options.Add(GatewayConnection.Gateway);
         return command;
@@ -180,6 +180,65 @@ internal static class JobsCommand
         }));
         return command;
     }
+
+    private static Command Evaluate()
+    {
+        var id = JobId();
+        var dataset = new Option<string>("--dataset") { Description = "The dataset version to score the model on: name@version.", Required = true };
+        var follow = new Option<bool>("--follow") { Description = "Wait until it ends and print its metrics; exit code 0 when it succeeds." };
+        var command = new Command("evaluate", "Score a succeeded job's model on a dataset version (test loss, exact match, ROUGE-L); a worker runs it.") { id, dataset, follow };
+        command.SetAction((parse, ct) => GatewayConnection.RunAsync(parse, async (http, output, error) =>
+        {
+            var (queued, code) = await SendAsync(http, HttpMethod.Post, $"api/jobs/{Uri.EscapeDataString(parse.GetValue(id)!)}/evaluate", new { dataset = parse.GetValue(dataset) }, error, ct);
+            if (queued is null) return code;
+            string evaluationId;
+            using (queued)
+            {
+                evaluationId = Text(queued.RootElement, "id");
+                await output.WriteLineAsync($"{evaluationId} {Text(queued.RootElement, "status")} on {Text(queued.RootElement, "dataset")}");
+            }
+            if (!parse.GetValue(follow)) return 0;
+            while (true)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                var (current, failed) = await GetAsync(http, $"api/evaluations/{Uri.EscapeDataString(evaluationId)}", error, ct);
+                if (current is null) return failed;
+                using (current)
+                {
+                    var root = current.RootElement;
+                    var status = Text(root, "status");
+                    if (status is "queued" or "running") continue;
+                    await output.WriteLineAsync(status == "succeeded" ? $"succeeded: {MetricsText(root)}" : $"{status}: {Text(root, "error")}");
+                    return status == "succeeded" ? 0 : 1;
+                }
+            }
+        }));
+        return command;
+    }
+
+    private static Command Evaluations()
+    {
+        var id = JobId();
+        var command = new Command("evaluations", "A job's evaluations, newest first, with their metrics.") { id };
+        command.SetAction((parse, ct) => GatewayConnection.RunAsync(parse, async (http, output, error) =>
+        {
+            var (evaluations, code) = await GetAsync(http, $"api/jobs/{Uri.EscapeDataString(parse.GetValue(id)!)}/evaluations", error, ct);
+            if (evaluations is null) return code;
+            using (evaluations)
+            {
+                foreach (var e in evaluations.RootElement.GetProperty("data").EnumerateArray())
+                    await output.WriteLineAsync($"{Text(e, "id")} {Text(e, "status"),-9} {Text(e, "dataset"),-28} {(Text(e, "status") == "failed" ? Text(e, "error") : MetricsText(e))}".TrimEnd());
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>An evaluation's metrics as "name value" pairs, numbers to 4 decimals.</summary>
+    private static string MetricsText(JsonElement evaluation) =>
+        evaluation.TryGetProperty("metrics", out var metrics) && metrics.ValueKind == JsonValueKind.Object
+            ? string.Join("  ", metrics.EnumerateObject().Where(m => m.Value.ValueKind == JsonValueKind.Number).Select(m => $"{m.Name} {Metric(metrics, m.Name)}"))
+            : "";
 
     private static Command Compare()
     {
