@@ -234,11 +234,14 @@ internal static class JobsCommand
         return command;
     }
 
-    /// <summary>An evaluation's metrics as "name value" pairs, numbers to 4 decimals.</summary>
+    /// <summary>An evaluation's metrics as "name value" pairs: counts as whole numbers, the rest to 4 decimals.</summary>
     private static string MetricsText(JsonElement evaluation) =>
         evaluation.TryGetProperty("metrics", out var metrics) && metrics.ValueKind == JsonValueKind.Object
-            ? string.Join("  ", metrics.EnumerateObject().Where(m => m.Value.ValueKind == JsonValueKind.Number).Select(m => $"{m.Name} {Metric(metrics, m.Name)}"))
+            ? string.Join("  ", metrics.EnumerateObject().Where(m => m.Value.ValueKind == JsonValueKind.Number)
+                .Select(m => $"{m.Name} {(IsCount(m.Name) ? m.Value.GetDouble().ToString("0", CultureInfo.InvariantCulture) : Metric(metrics, m.Name))}"))
             : "";
+
+    private static bool IsCount(string metric) => metric is "examples" or "tokens" || metric.EndsWith("_examples", StringComparison.Ordinal) || metric.EndsWith("_tokens", StringComparison.Ordinal);
 
     private static Command Compare()
     {
