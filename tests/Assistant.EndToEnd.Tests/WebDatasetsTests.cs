@@ -76,6 +76,12 @@ public sealed class WebDatasetsTests(PlatformFixture fixture, BrowserFixture bro
         Assert.Contains("Examples by token length:", await page.Locator("#token-histogram title").First.TextContentAsync());
         await ScreenshotAsync(page, "dataset-version");
 
+        // The version downloads as the very bytes uploaded.
+        var download = await page.RunAndWaitForDownloadAsync(() => page.Locator("#download-version").ClickAsync());
+        Assert.Equal($"{name}-v1.jsonl", download.SuggestedFilename);
+        var saved = await download.PathAsync();
+        Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(RepositoryRoot, "samples", "support-conversations.jsonl"), Ct), await File.ReadAllBytesAsync(saved, Ct));
+
         // The list shows it with its latest version and size.
         await page.GotoAsync("/datasets");
         var row = page.Locator($"#datasets tr[data-dataset='{name}']");

@@ -43,6 +43,32 @@ public sealed class VersionModel(PlatformApi api) : PageModel
     public string PageHref(long offset) =>
         $"{Href}?offset={Math.Max(0, offset)}{(string.IsNullOrEmpty(Search) ? "" : "&search=" + Uri.EscapeDataString(Search))}#examples-heading";
 
+    /// <summary>The version's JSONL, streamed from the API as it arrives: a large file is never held by the web app.</summary>
+    public async Task<IActionResult> OnGetDownloadAsync([FromServices] IHttpClientFactory clients, CancellationToken ct)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await clients.CreateClient(GatewayClients.Streams)
+                .GetAsync($"api/datasets/{Uri.EscapeDataString(Name)}/versions/{Version}/download", HttpCompletionOption.ResponseHeadersRead, ct);
+        }
+        catch (HttpRequestException ex)
+        {
+            var unreachable = GatewayProblem.Unreachable(ex);
+            return StatusCode(unreachable.Status, unreachable.Detail);
+        }
+        if (!response.IsSuccessStatusCode)
+        {
+            using (response)
+            {
+                var problem = await GatewayProblem.ReadAsync(response, ct);
+                return StatusCode(problem.Status, problem.Detail);
+            }
+        }
+        HttpContext.Response.RegisterForDispose(response);
+        return File(await response.Content.ReadAsStreamAsync(ct), "application/jsonl", $"{Name}-v{Version}.jsonl");
+    }
+
     public async Task<IActionResult> OnGetAsync(CancellationToken ct)
     {
         Offset = Math.Max(0, Offset);
