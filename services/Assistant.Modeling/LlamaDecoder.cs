@@ -349,6 +349,8 @@ public sealed unsafe class LlamaDecoder : IDisposable
     {
         var (layer, sequences, positions, _) = attention;
         var (qSize, groups, chunks, span, keySpan) = (heads * headDim, heads / kvHeads, ChunksPerKvHead, (long)maxLength * headDim, (long)headDim * keyStride);
+        // The cache block of token tokenHead / kvHeads's sequence and K/V head tokenHead % kvHeads (causal: the token sees that sequence's slots [0, position]).
+        long CacheBlock(int tokenHead) => sequences[tokenHead / kvHeads] * kvHeads + tokenHead % kvHeads;
         var scale = 1f / MathF.Sqrt(headDim);
         var queries = stackalloc float*[QueryHeadsAtOnce];
         var outputs = stackalloc float*[QueryHeadsAtOnce];
@@ -365,13 +367,13 @@ public sealed unsafe class LlamaDecoder : IDisposable
                 queries[i] = q + t * qSize + (h0 + i) * headDim;
                 outputs[i] = att + t * qSize + (h0 + i) * headDim;
             }
-            var kvHead = sequences[t] * kvHeads + g; // causal: token t sees its sequence's slots [0, position]
             if (unit + 1 < end && (unit + 1) % chunks == 0) // the next unit reads another K/V head: its first two tile pairs, ahead
             {
-                var next = keys[layer] + (sequences[(unit + 1) / chunks / kvHeads] * kvHeads + (unit + 1) / chunks % kvHeads) * keySpan;
+                var next = keys[layer] + CacheBlock((unit + 1) / chunks) * keySpan;
                 for (var i = 0; i < 32 * headDim; i += 16) Sse.Prefetch0(next + i);
             }
-            float* keyTiles = keys[layer] + kvHead * keySpan, valueRows = values[layer] + kvHead * span;
+            var block = CacheBlock(tokenHead);
+            float* keyTiles = keys[layer] + block * keySpan, valueRows = values[layer] + block * span;
             var count = positions[t] + 1;
             switch (n)
             {
@@ -516,9 +518,8 @@ public sealed unsafe class LlamaDecoder : IDisposable
         var t = 0;
         var maxes = Vector256.Create(float.NegativeInfinity);
         for (; t + 8 <= count; t += 8) maxes = Vector256.Max(maxes, Avx.LoadVector256(scores + t));
-        var max = Vector256.Max(maxes, Vector256.Shuffle(maxes, Vector256.Create(4, 5, 6, 7, 0, 1, 2, 3))) is var m4
-            ? MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]))
-            : 0f;
+        var max = float.NegativeInfinity;
+        for (var lane = 0; lane < 8; lane++) max = MathF.Max(max, maxes[lane]);
         for (; t < count; t++) max = MathF.Max(max, scores[t]);
         var sums = Vector256<float>.Zero;
         for (t = 0; t < padded; t += 8)

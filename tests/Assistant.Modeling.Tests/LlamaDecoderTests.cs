@@ -19,24 +19,27 @@ public class LlamaDecoderTests
     static CausalLM Load(string name)
     {
         if (name == "preset:tiny") return ModelPresets.Build("llama", "tiny", 11);
+        var tiny = (LlamaConfig)ModelPresets.Config("llama", "tiny") with { NumLayers = 2 };
         if (name.StartsWith("heads:", StringComparison.Ordinal))
         {
             var counts = name["heads:".Length..].Split('/').Select(int.Parse).ToArray();
-            var shape = (LlamaConfig)ModelPresets.Config("llama", "tiny") with { NumHeads = counts[0], KeyValueHeads = counts[1], HiddenSize = counts[0] * 32, NumLayers = 2 };
-            var grouped = shape.CreateModel();
-            using var random = new torch.Generator(13);
-            grouped.InitializeWeights(random);
-            return grouped;
+            return Initialized(tiny with { NumHeads = counts[0], KeyValueHeads = counts[1], HiddenSize = counts[0] * 32 }, 13, biases: false);
         }
         if (name != "biased") return HfCheckpoint.Load(Fixtures.Folder(name));
         // attention_bias and mlp_bias with non-zero biases (init leaves them at zero).
-        var config = (LlamaConfig)ModelPresets.Config("llama", "tiny") with { AttentionBias = true, MlpBias = true, NumLayers = 2 };
+        return Initialized(tiny with { AttentionBias = true, MlpBias = true }, 7, biases: true);
+    }
+
+    /// <summary>A model of <paramref name="config"/> with seeded random weights (and random biases, when asked: init zeroes them).</summary>
+    static CausalLM Initialized(LlamaConfig config, ulong seed, bool biases)
+    {
         var model = config.CreateModel();
-        using var generator = new torch.Generator(7);
+        using var generator = new torch.Generator(seed);
         model.InitializeWeights(generator);
         using var _ = no_grad();
-        foreach (var (parameterName, parameter) in model.named_parameters())
-            if (parameterName.EndsWith(".bias", StringComparison.Ordinal)) parameter.normal_(0, 0.1, generator);
+        if (biases)
+            foreach (var (parameterName, parameter) in model.named_parameters())
+                if (parameterName.EndsWith(".bias", StringComparison.Ordinal)) parameter.normal_(0, 0.1, generator);
         return model;
     }
 
