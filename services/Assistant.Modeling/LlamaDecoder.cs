@@ -66,7 +66,7 @@ public sealed unsafe class LlamaDecoder : IDisposable
     int jobRows;
     readonly Action<int> runChunk, attendChunk;
     (int Layer, int[] Sequences, int[] Positions, int Count) attention; // what AttendChunk works on
-    readonly DecoderCrew crew;
+    readonly ParallelOptions parallel;
 
     /// <summary>Tokens in sequence 0's cache.</summary>
     public int Length => lengths[0];
@@ -86,7 +86,7 @@ public sealed unsafe class LlamaDecoder : IDisposable
         eps = (float)config.RmsNormEps;
         invFreq = LlamaRotaryEmbedding.InverseFrequencies(config);
         threads = Math.Max(1, torch.get_num_threads()); // the same thread budget the torch path gets
-        crew = DecoderCrew.For(threads);
+        parallel = new ParallelOptions { MaxDegreeOfParallelism = threads };
         runChunk = RunChunk;
         attendChunk = AttendChunk;
 
@@ -298,7 +298,7 @@ public sealed unsafe class LlamaDecoder : IDisposable
             }
             attention = (l, sequences, positions, count);
             if (threads == 1 || count == 1) Attend(0, count * AttentionUnits, scores); // one token's heads: a few µs, less than a thread handoff is worth
-            else crew.Run(threads, attendChunk);
+            else Parallel.For(0, threads, parallel, attendChunk);
             single[0] = new MatVec((nint)w.O, (nint)w.OBias, (nint)att, (nint)tmp, d, qSize, count);
             Run(single);
             Add(x, tmp, count * d);
@@ -583,7 +583,7 @@ public sealed unsafe class LlamaDecoder : IDisposable
         jobRows = 0;
         foreach (var p in products) jobRows += p.Rows;
         if (threads == 1) RunChunk(0);
-        else crew.Run(threads, runChunk);
+        else Parallel.For(0, threads, parallel, runChunk);
     }
 
     /// <summary>Chunk <paramref name="index"/> of the rows of all products in the job (chunks are multiples of 8 rows).</summary>
